@@ -1,0 +1,120 @@
+"""Turn whatever a user passes (path, bytes, PIL image, numpy array) into an RGB uint8 array."""
+
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from typing import Union
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from carseg_model.errors import ImageTooLargeError, InvalidImageError
+
+ImageInput = Union[str, os.PathLike, bytes, Image.Image, np.ndarray]
+
+_SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I")
+
+
+def load_image(source: ImageInput, max_pixels: int) -> np.ndarray:
+    """Return ``source`` as an ``(H, W, 3)`` uint8 RGB array, upright per its EXIF orientation.
+
+    Animated images give their first frame; transparent pixels are composited on white;
+    16-bit images are scaled to 8 bits. Raises `InvalidImageError` (a ``ValueError``) for
+    anything that is not a usable image and `ImageTooLargeError` above ``max_pixels``.
+    """
+    if isinstance(source, np.ndarray):
+        return _array_to_rgb(source, max_pixels)
+    if isinstance(source, Image.Image):
+        return _pil_to_rgb(source, max_pixels, name="the PIL image")
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        if len(source) == 0:
+            raise InvalidImageError("the image bytes are empty")
+        return _open_and_convert(io.BytesIO(source), max_pixels, name="the image bytes")
+    if isinstance(source, (str, os.PathLike)):
+        path = os.fspath(source)
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"no such image file: {path}")
+        if os.path.getsize(path) == 0:
+            raise InvalidImageError(f"{path} is an empty file, not an image")
+        return _open_and_convert(path, max_pixels, name=path)
+    raise InvalidImageError(
+        f"cannot read an image from a {type(source).__name__}; pass a file path, bytes, "
+        "a PIL image or a numpy array"
+    )
+
+
+def _open_and_convert(file: str | io.BytesIO, max_pixels: int, name: str) -> np.ndarray:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(file) as image:
+                return _pil_to_rgb(image, max_pixels, name)
+    except Image.DecompressionBombError as error:
+        raise ImageTooLargeError(f"{name} is too large to decode safely: {error}") from error
+    except UnidentifiedImageError as error:
+        raise InvalidImageError(f"{name} is not an image format carseg can read (JPEG, PNG, WebP, GIF, ...)") from error
+    except OSError as error:
+        raise InvalidImageError(f"cannot decode {name} (truncated or corrupt?): {error}") from error
+
+
+def _pil_to_rgb(image: Image.Image, max_pixels: int, name: str) -> np.ndarray:
+    _check_size(image.width, image.height, max_pixels, name)
+    try:
+        image.seek(0)  # animated images: first frame
+        image = ImageOps.exif_transpose(image)
+        if image.mode in _SIXTEEN_BIT_MODES:
+            return _array_to_rgb(np.asarray(image), max_pixels)
+        if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+            return _flatten_alpha(np.asarray(image.convert("RGBA")))
+        return np.asarray(image.convert("RGB"))
+    except (OSError, SyntaxError, ValueError) as error:
+        raise InvalidImageError(f"cannot decode {name} (truncated or corrupt?): {error}") from error
+
+
+def _array_to_rgb(array: np.ndarray, max_pixels: int) -> np.ndarray:
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[:, :, 0]
+    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (3, 4)):
+        raise InvalidImageError(
+            f"an image array must be (H, W) gray, (H, W, 3) RGB or (H, W, 4) RGBA; got shape {array.shape}"
+        )
+    _check_size(array.shape[1], array.shape[0], max_pixels, "the image array")
+    array = _to_uint8(array)
+    if array.ndim == 2:
+        return np.repeat(array[:, :, None], 3, axis=2)
+    if array.shape[2] == 4:
+        return _flatten_alpha(array)
+    return np.ascontiguousarray(array)
+
+
+def _to_uint8(array: np.ndarray) -> np.ndarray:
+    if array.dtype == np.uint8:
+        return array
+    if array.dtype == np.uint16 or (array.dtype == np.int32 and array.min() >= 0 and array.max() <= 65535):
+        return (array.astype(np.float32) / 257.0).round().astype(np.uint8)
+    if np.issubdtype(array.dtype, np.floating):
+        if not np.isfinite(array).all() or array.min() < 0.0 or array.max() > 1.0:
+            raise InvalidImageError("a float image array must hold finite values in [0, 1]")
+        return (array * 255.0).round().astype(np.uint8)
+    raise InvalidImageError(
+        f"unsupported image array dtype {array.dtype}; use uint8 (0..255), uint16 or float in [0, 1]"
+    )
+
+
+def _flatten_alpha(rgba: np.ndarray) -> np.ndarray:
+    """Composite an RGBA uint8 array onto white."""
+    alpha = rgba[:, :, 3:4].astype(np.float32) / 255.0
+    rgb = rgba[:, :, :3].astype(np.float32) * alpha + 255.0 * (1.0 - alpha)
+    return rgb.round().astype(np.uint8)
+
+
+def _check_size(width: int, height: int, max_pixels: int, name: str) -> None:
+    if width <= 0 or height <= 0:
+        raise InvalidImageError(f"{name} is empty ({width}x{height} pixels)")
+    if width * height > max_pixels:
+        raise ImageTooLargeError(
+            f"{name} has {width}x{height} = {width * height:,} pixels, above the limit of "
+            f"{max_pixels:,}; downscale it first or raise max_pixels"
+        )

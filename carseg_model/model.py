@@ -1,0 +1,204 @@
+"""`CarSegModel`: load, run, save and publish a carseg model (Hugging Face Hub conventions)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict
+from itertools import islice
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from huggingface_hub import EvalResult, ModelCard, ModelCardData, ModelHubMixin
+
+from carseg_model.config import CONFIG_FILENAME, CarSegConfig
+from carseg_model.errors import ModelFolderError
+from carseg_model.hub import resolve_model_folder
+from carseg_model.image_io import ImageInput, load_image
+from carseg_model.preprocessing import preprocess, upsample_probabilities
+from carseg_model.result import SegmentationResult
+
+if TYPE_CHECKING:
+    import keras
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+MODEL_CARD_TEMPLATE = (PACKAGE_DIR / "model_card.md").read_text(encoding="utf-8")
+DEFAULT_MODEL = str(PACKAGE_DIR / "pretrained" / "carseg-unet-mobilenetv2")
+"""The bundled, trained default model (a folder inside the package; works offline)."""
+
+KERAS_FILES = ("config.json", "metadata.json", "model.weights.h5")
+TAGS = ["image-segmentation", "car-segmentation", "unet", "mobilenetv2", "carseg"]
+
+
+class CarSegModel(
+    ModelHubMixin,
+    library_name="keras",
+    pipeline_tag="image-segmentation",
+    repo_url="https://github.com/carseg/carseg",
+):
+    """A car segmentation model: a Keras U-Net plus the settings it needs to predict.
+
+    ``CarSegModel(config)`` builds a new network (encoder from ``config.encoder_weights``)
+    for training; ``CarSegModel.from_pretrained(...)`` loads a trained one.
+    """
+
+    def __init__(self, config: CarSegConfig | None = None, network: keras.Model | None = None) -> None:
+        self.config = config if config is not None else CarSegConfig()
+        if network is None:
+            from carseg_model.segmenter import build_unet
+
+            network = build_unet(self.config)
+        self.network = network
+        self._backend = None
+
+    # ------------------------------------------------------------------ predict
+    def predict(self, image: ImageInput, threshold: float | None = None) -> SegmentationResult:
+        """Segment one photo (path, bytes, PIL image or RGB/gray/RGBA array) at its own resolution."""
+        return self.predict_batch([image], threshold=threshold)[0]
+
+    def predict_batch(
+        self, images: Iterable[ImageInput], batch_size: int = 16, threshold: float | None = None
+    ) -> list[SegmentationResult]:
+        """Segment many photos, ``batch_size`` at a time through the network."""
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1; got {batch_size}")
+        threshold = self.config.threshold if threshold is None else threshold
+        if not 0.0 <= threshold <= 1.0:
+            raise ValueError(f"threshold must be in [0, 1]; got {threshold}")
+        results: list[SegmentationResult] = []
+        iterator = iter(images)
+        while chunk := list(islice(iterator, batch_size)):
+            photos = [load_image(source, self.config.max_pixels) for source in chunk]
+            probabilities = self.predict_probabilities(np.stack([preprocess(p, self.config) for p in photos]))
+            for photo, probability in zip(photos, probabilities):
+                full_size = upsample_probabilities(probability, photo.shape[:2])
+                results.append(SegmentationResult(photo, full_size, float(threshold)))
+        return results
+
+    def predict_probabilities(self, batch: np.ndarray) -> np.ndarray:
+        """Run the network on a preprocessed ``(N, H, W, 3)`` float32 batch -> ``(N, H, W)`` probabilities."""
+        if self._backend is None:
+            from carseg_model.backends import KerasBackend
+
+            self._backend = KerasBackend(self.network)
+        return self._backend(np.ascontiguousarray(batch, dtype=np.float32))
+
+    # --------------------------------------------------------------- save / load
+    def _save_pretrained(self, save_directory: Path) -> None:
+        """Write the Keras unzipped layout, ``carseg_config.json`` and the model card."""
+        import keras
+
+        network = self.network
+        if getattr(network, "optimizer", None) is not None:  # a compiled training model: drop its state
+            network = keras.models.clone_model(self.network)
+            network.set_weights(self.network.get_weights())
+        keras.saving.save_model(network, save_directory, zipped=False)
+        self.config.save(save_directory)
+        self.generate_model_card().save(save_directory / "README.md")
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        pretrained_model_name_or_path: str | os.PathLike = DEFAULT_MODEL,
+        *,
+        revision: str | None = None,
+        token: str | bool | None = None,
+        cache_dir: str | os.PathLike | None = None,
+        local_files_only: bool = False,
+        force_download: bool = False,
+    ) -> CarSegModel:
+        """Load a model from a local folder or a Hub repo id (default: the bundled model).
+
+        ``revision``, ``token``, ``cache_dir``, ``local_files_only`` and ``force_download``
+        are passed to the Hub download; ``HF_HUB_OFFLINE=1`` loads from the cache only.
+        """
+        return cls._from_pretrained(
+            model_id=os.fspath(pretrained_model_name_or_path),
+            revision=revision,
+            cache_dir=cache_dir,
+            force_download=force_download,
+            local_files_only=local_files_only,
+            token=token,
+        )
+
+    @classmethod
+    def _from_pretrained(
+        cls,
+        *,
+        model_id: str,
+        revision: str | None,
+        cache_dir: str | os.PathLike | None,
+        force_download: bool,
+        local_files_only: bool,
+        token: str | bool | None,
+        **model_kwargs: Any,
+    ) -> CarSegModel:
+        folder = resolve_model_folder(
+            model_id,
+            revision=revision,
+            token=token,
+            cache_dir=cache_dir,
+            local_files_only=local_files_only,
+            force_download=force_download,
+        )
+        return cls.from_folder(folder)
+
+    @classmethod
+    def from_folder(cls, folder: str | os.PathLike) -> CarSegModel:
+        """Load a model folder written by `save_pretrained` (no network access)."""
+        import keras
+
+        folder = Path(folder)
+        missing = [name for name in (*KERAS_FILES, CONFIG_FILENAME) if not (folder / name).is_file()]
+        if missing:
+            raise ModelFolderError(
+                f"{folder} is not a complete carseg model folder: missing {', '.join(missing)}. "
+                f"save_pretrained writes {', '.join(KERAS_FILES)} and {CONFIG_FILENAME}."
+            )
+        config = CarSegConfig.load(folder)
+        network = keras.saving.load_model(folder, compile=False, safe_mode=True)
+        return cls(config, network)
+
+    # ----------------------------------------------------------------- model card
+    def generate_model_card(self, *args: Any, **kwargs: Any) -> ModelCard:
+        """Render the model card from ``model_card.md`` and the facts in ``config.card``."""
+        card = self.config.card
+        model_name = card.get("model_name", "carseg-unet-mobilenetv2")
+        card_data = ModelCardData(
+            library_name="keras",
+            pipeline_tag="image-segmentation",
+            license=card.get("license", "apache-2.0"),
+            tags=TAGS,
+            datasets=[d["name"] for d in card.get("datasets", [])] or None,
+            model_name=model_name,
+            eval_results=_eval_results(card.get("metrics", [])) or None,
+        )
+        return ModelCard.from_template(
+            card_data,
+            template_str=MODEL_CARD_TEMPLATE,
+            model_name=model_name,
+            repo_id=card.get("repo_id", f"<user>/{model_name}"),
+            config=asdict(self.config),
+            card=card,
+            parameters=self.network.count_params(),
+            **kwargs,
+        )
+
+
+def _eval_results(metrics: Sequence[dict[str, Any]]) -> list[EvalResult]:
+    """``model-index`` entries (Dice and IoU per dataset) for the card's YAML."""
+    return [
+        EvalResult(
+            task_type="image-segmentation",
+            task_name="Car segmentation",
+            dataset_type=m["dataset"],
+            dataset_name=m["dataset"],
+            dataset_split=m.get("split", "validation"),
+            metric_type=metric,
+            metric_name=f"Mean {metric.capitalize() if metric == 'dice' else metric.upper()}",
+            metric_value=round(float(m[metric]), 4),
+        )
+        for m in metrics
+        for metric in ("dice", "iou")
+    ]

@@ -1,0 +1,33 @@
+"""Photo -> network input, and network output -> full-size probabilities (OpenCV, no TensorFlow)."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from carseg_model.config import CarSegConfig
+
+
+def resize_image(image: np.ndarray, size: tuple[int, int], method: str) -> np.ndarray:
+    """Resize an image to ``size = (height, width)``.
+
+    ``"area"`` averages pixels when shrinking (no aliasing) and is bilinear when enlarging;
+    ``"bilinear"`` is bilinear both ways.
+    """
+    height, width = size
+    shrinking = height < image.shape[0] and width < image.shape[1]
+    interpolation = cv2.INTER_AREA if method == "area" and shrinking else cv2.INTER_LINEAR
+    return cv2.resize(image, (width, height), interpolation=interpolation)
+
+
+def preprocess(image: np.ndarray, config: CarSegConfig) -> np.ndarray:
+    """RGB uint8 photo of any size -> float32 ``(H, W, 3)`` network input as the config says."""
+    resized = resize_image(image, config.input_size, config.resize_method)
+    return resized.astype(np.float32) * np.float32(config.input_scale) + np.float32(config.input_offset)
+
+
+def upsample_probabilities(probabilities: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Bilinearly resize an ``(h, w)`` probability map to ``size = (height, width)``, in [0, 1]."""
+    height, width = size
+    resized = cv2.resize(probabilities.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
+    return np.clip(resized, 0.0, 1.0)
