@@ -91,7 +91,7 @@ class CarSegModel(
 
         network = self.network
         if getattr(network, "optimizer", None) is not None:  # a compiled training model: drop its state
-            network = keras.models.clone_model(self.network)
+            network = keras.Model.from_config(self.network.get_config())
             network.set_weights(self.network.get_weights())
         keras.saving.save_model(network, save_directory, zipped=False)
         self.config.save(save_directory)

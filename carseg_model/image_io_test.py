@@ -1,0 +1,106 @@
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from carseg_model.errors import ImageTooLargeError, InvalidImageError
+from carseg_model.image_io import load_image
+
+PHOTO = Path(__file__).resolve().parent.parent / "space" / "examples" / "node-opencv_car1.jpg"
+LIMIT = 50_000_000
+
+
+def _encode(image: Image.Image, fmt: str, **options) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, fmt, **options)
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def photo() -> np.ndarray:
+    return np.asarray(Image.open(PHOTO).convert("RGB"))
+
+
+def test_path_bytes_and_pil_give_the_same_pixels(photo):
+    assert np.array_equal(load_image(PHOTO, LIMIT), photo)
+    assert np.array_equal(load_image(str(PHOTO), LIMIT), photo)
+    assert np.array_equal(load_image(PHOTO.read_bytes(), LIMIT), photo)
+    assert np.array_equal(load_image(Image.open(PHOTO), LIMIT), photo)
+
+
+def test_arrays_gray_rgba_float_uint16(photo):
+    gray = photo[:, :, 0]
+    assert np.array_equal(load_image(gray, LIMIT), np.dstack([gray] * 3))
+    assert np.array_equal(load_image(gray[:, :, None], LIMIT), np.dstack([gray] * 3))
+    opaque = np.dstack([photo, np.full(gray.shape, 255, np.uint8)])
+    assert np.array_equal(load_image(opaque, LIMIT), photo)
+    transparent = np.dstack([photo, np.zeros(gray.shape, np.uint8)])
+    assert (load_image(transparent, LIMIT) == 255).all()  # composited on white
+    assert np.array_equal(load_image(photo / 255.0, LIMIT), photo)
+    assert np.array_equal(load_image(photo.astype(np.uint16) * 257, LIMIT), photo)
+
+
+def test_exif_orientation_is_applied(photo):
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 CW to view"
+    data = _encode(Image.fromarray(photo), "JPEG", exif=exif, quality=95)
+    loaded = load_image(data, LIMIT)
+    assert loaded.shape == (photo.shape[1], photo.shape[0], 3)
+
+
+def test_special_modes(photo):
+    small = Image.fromarray(photo).resize((64, 48))
+    cmyk = load_image(_encode(small.convert("CMYK"), "JPEG"), LIMIT)
+    assert cmyk.shape == (48, 64, 3) and cmyk.dtype == np.uint8
+    sixteen = Image.fromarray((np.asarray(small.convert("L")).astype(np.uint16) * 257))
+    loaded = load_image(_encode(sixteen, "PNG"), LIMIT)
+    assert loaded.shape == (48, 64, 3)
+    assert np.abs(loaded[:, :, 0].astype(int) - np.asarray(small.convert("L"))).max() <= 1
+    frames = [Image.new("RGB", (20, 10), "red"), Image.new("RGB", (20, 10), "blue")]
+    gif = _encode(frames[0], "GIF", save_all=True, append_images=frames[1:])
+    first = load_image(gif, LIMIT)
+    assert first.shape == (10, 20, 3) and first[0, 0, 0] > 200 and first[0, 0, 2] < 50
+    assert load_image(np.zeros((1, 1, 3), np.uint8), LIMIT).shape == (1, 1, 3)
+
+
+@pytest.mark.parametrize(
+    "source, error, message",
+    [
+        (b"this is a text file, not a photo", InvalidImageError, "not an image format"),
+        (b"", InvalidImageError, "empty"),
+        (np.zeros((0, 10, 3), np.uint8), InvalidImageError, "empty"),
+        (np.zeros((10, 10, 2), np.uint8), InvalidImageError, "shape"),
+        (np.zeros((10,), np.uint8), InvalidImageError, "shape"),
+        (np.zeros((10, 10, 3), np.int64), InvalidImageError, "dtype"),
+        (np.zeros((10, 10, 3), bool), InvalidImageError, "dtype"),
+        (np.full((10, 10, 3), 2.0), InvalidImageError, r"\[0, 1\]"),
+        (np.zeros((100, 100, 3), np.uint8), ImageTooLargeError, "above the limit of 9,999"),
+        (12345, InvalidImageError, "int"),
+    ],
+)
+def test_bad_inputs_say_what_is_wrong(source, error, message):
+    with pytest.raises(error, match=message):
+        load_image(source, max_pixels=9_999)
+
+
+def test_truncated_jpeg(photo):
+    data = _encode(Image.fromarray(photo), "JPEG")
+    with pytest.raises(InvalidImageError, match="truncated or corrupt"):
+        load_image(data[: len(data) // 2], LIMIT)
+
+
+def test_large_file_is_refused_before_decoding(tmp_path):
+    path = tmp_path / "big.png"
+    Image.new("L", (4000, 3000)).save(path)
+    with pytest.raises(ImageTooLargeError, match="4000x3000"):
+        load_image(path, max_pixels=10_000_000)
+
+
+def test_missing_and_empty_files(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no such image file"):
+        load_image(tmp_path / "nope.jpg", LIMIT)
+    (tmp_path / "empty.jpg").write_bytes(b"")
+    with pytest.raises(InvalidImageError, match="empty file"):
+        load_image(tmp_path / "empty.jpg", LIMIT)
