@@ -10,6 +10,8 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import pytest
 
+from tests.hub_fixtures import hf_offline, hub, no_internet  # noqa: F401  (fixtures)
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO_ROOT / "space" / "examples"
 SHARED = REPO_ROOT.parent / "shared"
