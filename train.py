@@ -125,6 +125,15 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--epochs", type=int, default=15, help="total number of epochs")
     model.add_argument("--batch-size", type=int, default=16, help="global batch size (split over replicas)")
     model.add_argument("--learning-rate", type=float, default=1e-3, help="Adam learning rate")
+    model.add_argument("--finetune-learning-rate", type=float, default=None,
+                       help="Adam learning rate once the encoder trains (default: --learning-rate); lower it "
+                            "when fine-tuning after --freeze-encoder-epochs")
+    model.add_argument("--train-encoder-batchnorm", action="store_true",
+                       help="let the encoder's BatchNorm layers update their statistics while fine-tuning "
+                            "(default: they keep the ImageNet statistics, the Keras transfer-learning advice, "
+                            "which keeps small-batch fine-tuning stable)")
+    model.add_argument("--lr-patience", type=int, default=2,
+                       help="halve the learning rate after this many epochs without a lower validation loss")
     model.add_argument("--input-size", default="256", metavar="N|HxW",
                        help="network input size, multiples of 32: 256 or e.g. 256x384 (height x width)")
     model.add_argument("--encoder-weights", default="imagenet", metavar="imagenet|none|PATH",
@@ -162,11 +171,12 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         return args
     if not args.output or not args.data:
         parser.error("--output and --data are required (unless --resume)")
-    for name, minimum in (("epochs", 1), ("batch_size", 1), ("patience", 1), ("freeze_encoder_epochs", 0)):
+    for name, minimum in (("epochs", 1), ("batch_size", 1), ("patience", 1), ("lr_patience", 1),
+                          ("freeze_encoder_epochs", 0)):
         if getattr(args, name) < minimum:
             parser.error(f"--{name.replace('_', '-')} must be at least {minimum}")
-    if args.learning_rate <= 0:
-        parser.error("--learning-rate must be positive")
+    if args.learning_rate <= 0 or (args.finetune_learning_rate is not None and args.finetune_learning_rate <= 0):
+        parser.error("--learning-rate and --finetune-learning-rate must be positive")
     if not args.val_data and not 0 < args.val_fraction < 1:
         parser.error(f"--val-fraction must be between 0 and 1 (or pass --val-data); got {args.val_fraction}")
     try:
@@ -271,7 +281,8 @@ def start_run(argv: Sequence[str]) -> tuple[argparse.Namespace, dict[str, Any], 
         if not path.is_file():
             sys.exit(f"error: {path} does not exist; --resume needs a run folder written by train.py")
         run_config = json.loads(path.read_text(encoding="utf-8"))
-        return argparse.Namespace(**run_config["arguments"]), run_config, run_dir
+        defaults = vars(build_parser().parse_args([]))  # options added since the run started
+        return argparse.Namespace(**{**defaults, **run_config["arguments"]}), run_config, run_dir
     run_dir = Path(args.output)
     if (run_dir / RUN_CONFIG).exists():
         sys.exit(f"error: {run_dir} already holds a run; continue it with --resume {run_dir}, "
@@ -395,10 +406,22 @@ def phase_of(phases: Sequence[Phase], epoch: int) -> Phase:
 
 
 def compile_for(network: keras.Model, phase: Phase, args: argparse.Namespace) -> None:
-    """Freeze or unfreeze the encoder and compile with a fresh Adam (a change of trainable weights needs one)."""
-    network.get_layer(ENCODER_NAME).trainable = phase.train_encoder
+    """Freeze or unfreeze the encoder and compile with a fresh Adam (a change of trainable weights needs one).
+
+    While the encoder trains, its BatchNorm layers stay frozen (inference mode, ImageNet
+    statistics) unless ``--train-encoder-batchnorm``.
+    """
+    encoder = network.get_layer(ENCODER_NAME)
+    encoder.trainable = phase.train_encoder
+    if phase.train_encoder and not args.train_encoder_batchnorm:
+        for layer in encoder.layers:
+            if isinstance(layer, keras.layers.BatchNormalization):
+                layer.trainable = False
+    learning_rate = args.learning_rate
+    if phase.train_encoder and args.finetune_learning_rate is not None:
+        learning_rate = args.finetune_learning_rate
     network.compile(
-        optimizer=keras.optimizers.Adam(args.learning_rate),
+        optimizer=keras.optimizers.Adam(learning_rate),
         loss=LOSSES[args.loss],
         metrics=[dice_coef, iou_coef],
     )
@@ -585,6 +608,7 @@ def train(
         EpochTimer(),
         keras.callbacks.CSVLogger(str(training_log), append=True),
         SamplePredictions(val_cache, config, run_dir / SAMPLES),
+        keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=args.lr_patience, verbose=1),
         stopper,  # last: its checkpoint commits the epoch once everything else is written
     ]
     validation = datasets.evaluation_dataset(val_cache, config, args.batch_size)
@@ -683,7 +707,11 @@ def model_card(
             "best epoch": stopper.best_epoch + 1,
             "input size": f"{height}x{width}",
             "batch size": args.batch_size,
-            "optimizer": f"Adam, learning rate {args.learning_rate}",
+            "optimizer": (f"Adam, learning rate {args.learning_rate}"
+                          + (f", {args.finetune_learning_rate} once the encoder trains"
+                             if args.finetune_learning_rate is not None else "")
+                          + f", halved after {args.lr_patience} epochs without a lower validation loss"),
+            "encoder BatchNorm while fine-tuning": "updated" if args.train_encoder_batchnorm else "frozen (ImageNet statistics)",
             "loss": args.loss,
             "encoder weights": published_encoder_weights(config.encoder_weights),
             "encoder frozen for": f"{min(args.freeze_encoder_epochs, args.epochs)} epoch(s)",

@@ -21,8 +21,9 @@ else
     --data-license "CC BY 4.0" --data-license "CC BY-NC 4.0 (non-commercial)" \
     --data-license "research use with citation (Pasupa et al. 2021); masks: VOC DeepLabV3 teacher pseudo-labels ∪ annotated parts" \
     --encoder-weights "$SHARED/weights/mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5" \
-    --input-size 288x384 --batch-size 8 --epochs 24 --patience 6 \
-    --freeze-encoder-epochs 2 --loss dice_bce --seed 7 \
+    --input-size 288x384 --batch-size 8 --epochs 22 --patience 6 \
+    --freeze-encoder-epochs 2 --learning-rate 1e-3 --finetune-learning-rate 2e-4 \
+    --loss dice_bce --seed 7 \
     --output runs/release
 fi
 
