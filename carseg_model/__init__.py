@@ -7,7 +7,10 @@
 True
 
 Importing this package does not import TensorFlow; it is loaded when a Keras model is
-built or loaded.
+built or loaded. Exported models run without it:
+
+>>> model.export("deploy", format="tflite", quantize="int8")      # deploy/model_int8.tflite
+>>> fast = CarSegModel.from_pretrained("deploy", backend="tflite", quantize="int8")
 """
 
 __version__ = "0.1.0"

@@ -1,24 +1,32 @@
 """Runtimes that turn a preprocessed batch into car probabilities.
 
 A backend is a callable ``(N, H, W, 3) float32 -> (N, H, W) float32``. Each one
-imports its runtime when it is created, so importing carseg never imports TensorFlow.
+imports its runtime when it is created, so importing carseg never imports TensorFlow,
+and the TFLite and ONNX backends never import it at all.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from carseg_model.formats import format_of
+
 if TYPE_CHECKING:
     import keras
+
+Backend = Callable[[np.ndarray], np.ndarray]
 
 
 class KerasBackend:
     """Runs a Keras network through one compiled ``tf.function`` with a fixed input signature.
 
     The signature leaves only the batch size open, so every batch reuses one trace
-    (``model.predict`` per image is ~2.5x slower on CPU).
+    (``model.predict`` per image is ~2x slower on CPU; a fixed batch size is no faster).
     """
 
     def __init__(self, network: keras.Model) -> None:
@@ -36,3 +44,93 @@ class KerasBackend:
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         return self._call(batch).numpy()[..., 0]
+
+
+def set_tensorflow_threads(num_threads: int) -> None:
+    """Make TensorFlow use ``num_threads`` threads per op (must run before TensorFlow starts its pools)."""
+    import tensorflow as tf
+
+    threading = tf.config.threading
+    if threading.get_intra_op_parallelism_threads() == num_threads:
+        return
+    try:
+        threading.set_intra_op_parallelism_threads(num_threads)
+        threading.set_inter_op_parallelism_threads(1)
+    except RuntimeError as error:
+        raise RuntimeError(
+            f"cannot set num_threads={num_threads}: TensorFlow already runs in this process with its "
+            "thread pools fixed. Load the model with num_threads before any other Keras/TensorFlow "
+            "work, or pass num_threads=None"
+        ) from error
+
+
+class TFLiteBackend:
+    """Runs a ``.tflite`` file with LiteRT (``ai-edge-litert``; ``tf.lite`` only if LiteRT is missing).
+
+    Exports have a fixed ``[1, H, W, 3]`` input so that XNNPACK runs every op; a batch of
+    another size resizes the input (XNNPACK re-plans) and the size is kept until a batch of
+    yet another size comes: one invoke per batch, as fast per image as batch 1.
+    ``num_threads=None`` uses every usable core (LiteRT's own default is 1 thread).
+    """
+
+    def __init__(self, path: str | Path, num_threads: int | None = None) -> None:
+        threads = num_threads or _usable_cores()
+        self._interpreter = _tflite_interpreter_class()(model_path=str(path), num_threads=threads)
+        self._interpreter.allocate_tensors()
+        self._input = self._interpreter.get_input_details()[0]["index"]
+        self._output = self._interpreter.get_output_details()[0]["index"]
+        self._batch_size = int(self._interpreter.get_input_details()[0]["shape"][0])
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        if len(batch) != self._batch_size:
+            self._interpreter.resize_tensor_input(self._input, batch.shape)
+            self._interpreter.allocate_tensors()
+            self._batch_size = len(batch)
+        self._interpreter.set_tensor(self._input, batch)
+        self._interpreter.invoke()
+        return self._interpreter.get_tensor(self._output)[..., 0]
+
+
+def _usable_cores() -> int:
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def _tflite_interpreter_class() -> type:
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:
+        try:
+            import tensorflow as tf
+        except ImportError:
+            raise ImportError(
+                "backend='tflite' needs LiteRT: pip install 'carseg[litert]' (ai-edge-litert)"
+            ) from None
+        return tf.lite.Interpreter
+    return Interpreter
+
+
+class ONNXBackend:
+    """Runs a ``.onnx`` file with ONNX Runtime on the CPU execution provider."""
+
+    def __init__(self, path: str | Path, num_threads: int | None = None) -> None:
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            raise ImportError("backend='onnx' needs ONNX Runtime: pip install 'carseg[onnx]'") from None
+        options = ort.SessionOptions()
+        if num_threads is not None:
+            options.intra_op_num_threads = num_threads
+            options.inter_op_num_threads = 1
+        self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self._input = self._session.get_inputs()[0].name
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        return self._session.run(None, {self._input: batch})[0][..., 0]
+
+
+def load_exported(path: str | Path, num_threads: int | None = None) -> TFLiteBackend | ONNXBackend:
+    """The backend for an exported ``.tflite`` or ``.onnx`` file."""
+    backend = {"tflite": TFLiteBackend, "onnx": ONNXBackend}[format_of(path)]
+    return backend(path, num_threads)

@@ -31,8 +31,12 @@ def resolve_model_folder(
     cache_dir: str | os.PathLike | None = None,
     local_files_only: bool = False,
     force_download: bool = False,
+    allow_patterns: list[str] | None = None,
 ) -> Path:
-    """Return a local folder holding the model: ``name_or_path`` itself, or its Hub snapshot."""
+    """Return a local folder holding the model: ``name_or_path`` itself, or its Hub snapshot.
+
+    ``allow_patterns`` limits a download to those files (e.g. one exported model and its config).
+    """
     path = Path(name_or_path).expanduser()
     if path.is_dir():
         return path
@@ -48,6 +52,7 @@ def resolve_model_folder(
                 cache_dir=cache_dir,
                 local_files_only=local_files_only,
                 force_download=force_download,
+                allow_patterns=allow_patterns,
                 library_name="carseg",
                 library_version=__version__,
             )

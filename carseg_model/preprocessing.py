@@ -22,12 +22,15 @@ def resize_image(image: np.ndarray, size: tuple[int, int], method: str) -> np.nd
 
 def preprocess(image: np.ndarray, config: CarSegConfig) -> np.ndarray:
     """RGB uint8 photo of any size -> float32 ``(H, W, 3)`` network input as the config says."""
-    resized = resize_image(image, config.input_size, config.resize_method)
-    return resized.astype(np.float32) * np.float32(config.input_scale) + np.float32(config.input_offset)
+    scaled = resize_image(image, config.input_size, config.resize_method).astype(np.float32)
+    scaled *= np.float32(config.input_scale)
+    scaled += np.float32(config.input_offset)
+    return scaled
 
 
 def upsample_probabilities(probabilities: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Bilinearly resize an ``(h, w)`` probability map to ``size = (height, width)``, in [0, 1]."""
     height, width = size
-    resized = cv2.resize(probabilities.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
-    return np.clip(resized, 0.0, 1.0)
+    source = probabilities.astype(np.float32, copy=False)
+    resized = cv2.resize(source, (width, height), interpolation=cv2.INTER_LINEAR)
+    return np.clip(resized, 0.0, 1.0, out=resized)
