@@ -8,6 +8,7 @@ and the TFLite and ONNX backends never import it at all.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -71,6 +72,7 @@ class TFLiteBackend:
     another size resizes the input (XNNPACK re-plans) and the size is kept until a batch of
     yet another size comes: one invoke per batch, as fast per image as batch 1.
     ``num_threads=None`` uses every usable core (LiteRT's own default is 1 thread).
+    An interpreter is not thread-safe, so calls are serialised with a lock.
     """
 
     def __init__(self, path: str | Path, num_threads: int | None = None) -> None:
@@ -80,15 +82,17 @@ class TFLiteBackend:
         self._input = self._interpreter.get_input_details()[0]["index"]
         self._output = self._interpreter.get_output_details()[0]["index"]
         self._batch_size = int(self._interpreter.get_input_details()[0]["shape"][0])
+        self._lock = threading.Lock()
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
-        if len(batch) != self._batch_size:
-            self._interpreter.resize_tensor_input(self._input, batch.shape)
-            self._interpreter.allocate_tensors()
-            self._batch_size = len(batch)
-        self._interpreter.set_tensor(self._input, batch)
-        self._interpreter.invoke()
-        return self._interpreter.get_tensor(self._output)[..., 0]
+        with self._lock:
+            if len(batch) != self._batch_size:
+                self._interpreter.resize_tensor_input(self._input, batch.shape)
+                self._interpreter.allocate_tensors()
+                self._batch_size = len(batch)
+            self._interpreter.set_tensor(self._input, batch)
+            self._interpreter.invoke()
+            return self._interpreter.get_tensor(self._output)[..., 0].copy()
 
 
 def _usable_cores() -> int:

@@ -38,6 +38,7 @@ class CarSegConfig:
         resize_method: how photos are resized to ``input_size`` (``"area"`` uses
             area averaging when shrinking and bilinear when enlarging).
         threshold: default probability above which a pixel is "car".
+        test_time_flip: also run the mirrored photo and average the two (2x the compute).
         max_pixels: photos with more pixels are refused with a clear error.
         card: model-card facts (datasets, metrics, training command, ...) filled in
             by ``train.py``; rendered into the README of a saved model.
@@ -53,6 +54,7 @@ class CarSegConfig:
     input_offset: float = -1.0
     resize_method: str = "area"
     threshold: float = 0.5
+    test_time_flip: bool = False
     max_pixels: int = 50_000_000
     card: dict[str, Any] = field(default_factory=dict)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict
 from itertools import islice
@@ -61,6 +62,7 @@ class CarSegModel(
             network = build_unet(self.config)
         self.network = network
         self._backend = backend
+        self._backend_lock = threading.Lock()
 
     # ------------------------------------------------------------------ predict
     def predict(self, image: ImageInput, threshold: float | None = None) -> SegmentationResult:
@@ -87,10 +89,19 @@ class CarSegModel(
         return results
 
     def predict_probabilities(self, batch: np.ndarray) -> np.ndarray:
-        """Run the network on a preprocessed ``(N, H, W, 3)`` float32 batch -> ``(N, H, W)`` probabilities."""
-        if self._backend is None:
-            self._backend = KerasBackend(self.network)
-        return self._backend(np.ascontiguousarray(batch, dtype=np.float32))
+        """Run the network on a preprocessed ``(N, H, W, 3)`` float32 batch -> ``(N, H, W)`` probabilities.
+
+        With ``config.test_time_flip`` the mirrored batch is run too and the two are averaged.
+        """
+        with self._backend_lock:  # concurrent first calls (a server) build one backend
+            if self._backend is None:
+                self._backend = KerasBackend(self.network)
+        batch = np.ascontiguousarray(batch, dtype=np.float32)
+        probabilities = self._backend(batch)
+        if self.config.test_time_flip:
+            mirrored = self._backend(np.ascontiguousarray(batch[:, :, ::-1]))
+            probabilities = (probabilities + mirrored[:, :, ::-1]) / 2
+        return probabilities
 
     # ------------------------------------------------------------------- export
     def export(

@@ -190,3 +190,13 @@ def test_model_card_is_rendered_from_the_template(tmp_path):
     assert "| roboflow_car_seg | validation | 38 | 0.9812 | 0.9633 |" in text
     assert "me/carseg-test" in text and "non-commercial" in text
     assert "no measured metrics" not in text
+
+
+def test_test_time_flip_averages_the_mirrored_prediction(tiny_model, car_photo):
+    from dataclasses import replace
+
+    flipping = CarSegModel(replace(tiny_model.config, test_time_flip=True), tiny_model.network)
+    photo = np.asarray(Image.open(car_photo).convert("RGB"))
+    plain = tiny_model.predict(photo).probabilities
+    mirrored = tiny_model.predict(np.ascontiguousarray(photo[:, ::-1])).probabilities[:, ::-1]
+    np.testing.assert_allclose(flipping.predict(photo).probabilities, (plain + mirrored) / 2, atol=1e-5)
