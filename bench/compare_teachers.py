@@ -41,6 +41,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--model", help="carseg model folder or repo id (default: the run's model/)")
     parser.add_argument("--teachers", type=Path, default=TEACHERS, help="folder of the DeepLabV3 .tflite files")
     parser.add_argument("--update-card", action="store_true", help="write the table into the model's card")
+    parser.add_argument("--test-time-flip", action="store_true",
+                        help="also score the model with test-time flip (mirrored photo averaged in)")
     return parser.parse_args()
 
 
@@ -78,6 +80,11 @@ def main() -> None:
     start = time.perf_counter()
     results["carseg (this model)"] = summarize(evaluate(model, val_samples))
     seconds["carseg (this model)"] = (time.perf_counter() - start) / len(val_samples)
+    if args.test_time_flip:
+        flipping = CarSegModel(replace(model.config, test_time_flip=True), model.network)
+        start = time.perf_counter()
+        results["carseg + test-time flip"] = summarize(evaluate(flipping, val_samples))
+        seconds["carseg + test-time flip"] = (time.perf_counter() - start) / len(val_samples)
     for name, (file, car_classes) in PEERS.items():
         if not (args.teachers / file).is_file():
             print(f"skipping {name}: {args.teachers / file} not found")
