@@ -54,7 +54,7 @@ from carseg_model import CarSegConfig, CarSegModel, datasets  # noqa: E402
 from carseg_model.datasets import Augmentations, DatasetError, DatasetSource, SampleCache  # noqa: E402
 from carseg_model.evaluation import evaluate, summarize  # noqa: E402
 from carseg_model.losses import dice_coef, dice_loss, iou_coef  # noqa: E402
-from carseg_model.segmenter import ENCODER_NAME  # noqa: E402
+from carseg_model.segmenter import ENCODER_NAME, build_unet  # noqa: E402
 
 RUN_CONFIG = "run_config.json"
 TRAINING_LOG = "training_log.csv"
@@ -134,6 +134,10 @@ def build_parser() -> argparse.ArgumentParser:
                             "which keeps small-batch fine-tuning stable)")
     model.add_argument("--lr-patience", type=int, default=2,
                        help="halve the learning rate after this many epochs without a lower validation loss")
+    model.add_argument("--init-from", metavar="MODEL",
+                       help="start from a trained carseg model (folder or Hub repo id) instead of ImageNet: "
+                            "fine-tune it on your data; its input size and preprocessing are kept, so "
+                            "--input-size and --encoder-weights do not apply")
     model.add_argument("--input-size", default="256", metavar="N|HxW",
                        help="network input size, multiples of 32: 256 or e.g. 256x384 (height x width)")
     model.add_argument("--encoder-weights", default="imagenet", metavar="imagenet|none|PATH",
@@ -713,7 +717,8 @@ def model_card(
                           + f", halved after {args.lr_patience} epochs without a lower validation loss"),
             "encoder BatchNorm while fine-tuning": "updated" if args.train_encoder_batchnorm else "frozen (ImageNet statistics)",
             "loss": args.loss,
-            "encoder weights": published_encoder_weights(config.encoder_weights),
+            "initial weights": (f"the carseg model {args.init_from}" if args.init_from
+                                else f"encoder: {published_encoder_weights(config.encoder_weights)}"),
             "encoder frozen for": f"{min(args.freeze_encoder_epochs, args.epochs)} epoch(s)",
             "augmentations": ", ".join(augmentations(args).names) or "none",
             "early stopping patience": args.patience,
@@ -759,7 +764,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.seed is not None:
         tf.config.experimental.enable_op_determinism()
 
-    config = CarSegConfig(input_size=input_size(args.input_size), encoder_weights=encoder_weights(args.encoder_weights))
+    base = CarSegModel.from_pretrained(args.init_from) if args.init_from else None
+    if base is not None:
+        config = replace(base.config, card={})
+    else:
+        config = CarSegConfig(input_size=input_size(args.input_size),
+                              encoder_weights=encoder_weights(args.encoder_weights))
     try:
         train_cache, val_cache, split = load_data(args, config, seed)
     except DatasetError as error:
@@ -770,7 +780,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(f"{strategy.num_replicas_in_sync} replica(s), global batch size {args.batch_size}")
 
     with strategy.scope():
-        network = CarSegModel(config).network
+        network = build_unet(config, pretrained_encoder=base is None)
+    if base is not None:
+        network.set_weights(base.network.get_weights())
     stopper = train(network, strategy, args, train_cache, val_cache, config, seed, run_dir)
 
     model = CarSegModel(config, network)

@@ -1,32 +1,46 @@
 #!/usr/bin/env bash
 # Reproduce the bundled model (carseg_model/pretrained/carseg-unet-mobilenetv2) from ../shared/data.
-# Runs train.py exactly as users do; DSMLR uses its teacher-or-parts pseudo-labels, seen through a
-# folder of links (images/ + masks/) so train.py reads it like any other dataset.
-# Run it again after an interruption: it resumes runs/release from its last checkpoint.
+# Runs train.py exactly as users do, in two stages:
+#   1. runs/release:    ImageNet encoder -> car photos (Roboflow, CamVid, DSMLR), 22 epochs at 288x384;
+#   2. runs/release_ft: fine-tune that model with car-free photos added (OpenCV sample photos from
+#      Debian's opencv-doc, scripts/make_negatives.py), so photos without a car stay unmarked.
+# DSMLR uses its teacher-or-parts pseudo-labels, seen through a folder of links (images/ + masks/).
+# Run it again after an interruption: each stage resumes from its last checkpoint.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SHARED="${SHARED:-../shared}"
-DSMLR_VIEW=runs/release_data/dsmlr_carparts
-mkdir -p "$DSMLR_VIEW"
-ln -sfn "$(realpath "$SHARED/data/dsmlr_carparts/images")" "$DSMLR_VIEW/images"
-ln -sfn "$(realpath "$SHARED/data/dsmlr_carparts/masks_teacher_or_parts")" "$DSMLR_VIEW/masks"
+DATA=runs/release_data
+mkdir -p "$DATA/dsmlr_carparts"
+ln -sfn "$(realpath "$SHARED/data/dsmlr_carparts/images")" "$DATA/dsmlr_carparts/images"
+ln -sfn "$(realpath "$SHARED/data/dsmlr_carparts/masks_teacher_or_parts")" "$DATA/dsmlr_carparts/masks"
+[ -d "$DATA/opencv_negatives" ] || .venv/bin/python scripts/make_negatives.py "$DATA/opencv_negatives"
+
+CAR_DATA=(
+    --data "$SHARED/data/roboflow_car_seg" --car-values 8 --data-license "CC BY 4.0"
+    --data "$SHARED/data/camvid_cars" --car-values 8 --data-license "CC BY-NC 4.0 (non-commercial)"
+    --data "$DATA/dsmlr_carparts" --car-values 255
+    --data-license "research use with citation (Pasupa et al. 2021); masks: VOC DeepLabV3 teacher pseudo-labels ∪ annotated parts"
+)
 
 if [ -f runs/release/run_config.json ]; then
     .venv/bin/python train.py --resume runs/release
 else
-  .venv/bin/python train.py \
-    --data "$SHARED/data/roboflow_car_seg" --car-values 8 \
-    --data "$SHARED/data/camvid_cars" --car-values 8 \
-    --data "$DSMLR_VIEW" --car-values 255 \
-    --data-license "CC BY 4.0" --data-license "CC BY-NC 4.0 (non-commercial)" \
-    --data-license "research use with citation (Pasupa et al. 2021); masks: VOC DeepLabV3 teacher pseudo-labels ∪ annotated parts" \
-    --encoder-weights "$SHARED/weights/mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5" \
-    --input-size 288x384 --batch-size 8 --epochs 22 --patience 6 \
-    --freeze-encoder-epochs 2 --learning-rate 1e-3 --finetune-learning-rate 2e-4 \
-    --loss dice_bce --seed 7 \
-    --output runs/release
+    .venv/bin/python train.py "${CAR_DATA[@]}" \
+        --encoder-weights "$SHARED/weights/mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5" \
+        --input-size 288x384 --batch-size 8 --epochs 22 --patience 6 \
+        --freeze-encoder-epochs 2 --learning-rate 1e-3 --finetune-learning-rate 2e-4 \
+        --loss dice_bce --seed 7 --output runs/release
+fi
+
+if [ -f runs/release_ft/run_config.json ]; then
+    .venv/bin/python train.py --resume runs/release_ft
+else
+    .venv/bin/python train.py "${CAR_DATA[@]}" \
+        --data "$DATA/opencv_negatives" --car-values any --data-license "Apache-2.0 / BSD-3-Clause (Debian opencv-doc)" \
+        --init-from runs/release/model --batch-size 8 --epochs 8 --patience 4 \
+        --learning-rate 1e-4 --loss dice_bce --seed 7 --output runs/release_ft
 fi
 
 rm -rf carseg_model/pretrained/carseg-unet-mobilenetv2
 mkdir -p carseg_model/pretrained
-cp -r runs/release/model carseg_model/pretrained/carseg-unet-mobilenetv2
+cp -r runs/release_ft/model carseg_model/pretrained/carseg-unet-mobilenetv2

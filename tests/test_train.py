@@ -234,6 +234,18 @@ def test_same_seed_gives_the_same_first_epoch(data: Path, trained_run: Path, tmp
     assert training_log(run)[0]["val_loss"] == training_log(trained_run)[0]["val_loss"]
 
 
+def test_init_from_a_trained_model_fine_tunes_it(data: Path, trained_run: Path, tmp_path: Path) -> None:
+    run = tmp_path / "finetuned"
+    check(run_train(*data_args(data), "--init-from", str(trained_run / "model"), "--epochs", "1",
+                    "--batch-size", "8", "--seed", "1", "--output", str(run)))
+    base = json.loads((trained_run / "model" / "carseg_config.json").read_text())
+    tuned = json.loads((run / "model" / "carseg_config.json").read_text())
+    assert tuned["input_size"] == base["input_size"]
+    # the fine-tune starts where the trained model ended, not from scratch
+    assert training_log(run)[0]["loss"] < training_log(trained_run)[0]["loss"]
+    assert "the carseg model" in (run / "model" / "README.md").read_text()
+
+
 def test_killed_run_resumes_where_it_stopped(data: Path, trained_run: Path, tmp_path: Path) -> None:
     run = tmp_path / "killed"
     command = [sys.executable, str(TRAIN_SCRIPT), *data_args(data), *TINY_RUN, "--epochs", "3", *FROZEN,
