@@ -41,7 +41,9 @@ class KerasBackend:
             )
         height, width = network.input_shape[1:3]
         signature = [tf.TensorSpec([None, height, width, 3], tf.float32)]
-        self._call = tf.function(lambda batch: network(batch, training=False), input_signature=signature)
+        self._call = tf.function(
+            lambda batch: network(batch, training=False), input_signature=signature, autograph=False
+        )
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         return self._call(batch).numpy()[..., 0]

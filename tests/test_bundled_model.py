@@ -1,0 +1,58 @@
+"""The trained model that ships with carseg: loads offline and finds the cars in the example photos."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from carseg_model import DEFAULT_MODEL, CarSegModel
+from carseg_model.evaluation import mask_scores
+from tests.conftest import EXAMPLES, REPO_ROOT
+
+FIXTURES = REPO_ROOT / "tests" / "fixtures"
+DEFAULT_MODEL_PATH = Path(DEFAULT_MODEL)
+
+
+@pytest.fixture(scope="module")
+def bundled() -> CarSegModel:
+    return CarSegModel.from_pretrained()
+
+
+@pytest.mark.parametrize("photo", ["node-opencv_car1", "node-opencv_car2"])
+def test_mask_matches_the_reference_checked_by_eye(bundled, photo):
+    result = bundled.predict(EXAMPLES / f"{photo}.jpg")
+    reference = np.asarray(Image.open(FIXTURES / f"{photo}_mask.png")) > 127
+    dice, _ = mask_scores(reference, result.mask)
+    assert result.mask.shape == reference.shape
+    assert dice >= 0.95, f"Dice {dice:.4f} against the reference mask"
+
+
+def test_photo_without_a_car_gets_almost_no_car(bundled):
+    assert bundled.predict(EXAMPLES / "opencv-doc_fruits.jpg").car_fraction < 0.02
+
+
+def test_bundled_folder_is_what_the_hub_gets(bundled):
+    files = sorted(p.name for p in DEFAULT_MODEL_PATH.iterdir())
+    assert files == ["README.md", "carseg_config.json", "config.json", "metadata.json", "model.weights.h5"]
+    assert sum(p.stat().st_size for p in DEFAULT_MODEL_PATH.iterdir()) < 30_000_000
+    card = (DEFAULT_MODEL_PATH / "README.md").read_text()
+    assert "non-commercial" in card.lower() and "model-index" in card
+    assert bundled.config.card["metrics"], "the bundled model's card must carry measured metrics"
+
+
+def test_readme_usage_example_runs_as_written(tmp_path):
+    readme = (REPO_ROOT / "README.md").read_text()
+    code = re.search(r"## Use the model from Python\n\n```python\n(.*?)```", readme, re.S).group(1)
+    script = tmp_path / "example.py"
+    script.write_text(code.replace('"space/', f'"{REPO_ROOT}/space/'))
+    done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "car" in done.stdout
+    for name in ("overlay.png", "cutout.png", "mask.png"):
+        assert Image.open(tmp_path / name).size == (1024, 680)
