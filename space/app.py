@@ -232,6 +232,13 @@ def example_photos() -> list[str]:
     return [str(path) for path in sorted(EXAMPLES_DIR.glob("*.jpg"), key=lambda p: ("car" not in p.name, p.name))]
 
 
+def png_download(label: str, elem_id: str) -> gr.Image:
+    """A small read-only PNG output with a download button (lossless: masks must stay 0/255)."""
+    return gr.Image(
+        label=label, format="png", interactive=False, height=160, buttons=["download", "fullscreen"], elem_id=elem_id
+    )
+
+
 def build_demo(model: CarSegModel, max_pixels: int = MAX_PIXELS) -> gr.Blocks:
     """The Space's page and API around ``model`` (queue configured; call ``.launch()``)."""
     space = CarSegSpace(model, max_pixels)
@@ -277,22 +284,8 @@ def build_demo(model: CarSegModel, max_pixels: int = MAX_PIXELS) -> gr.Blocks:
                             buttons=["fullscreen"],
                         )
                 with gr.Row():
-                    mask = gr.Image(
-                        label="Mask (PNG)",
-                        format="png",
-                        interactive=False,
-                        height=160,
-                        buttons=["download", "fullscreen"],
-                        elem_id="mask",
-                    )
-                    cutout = gr.Image(
-                        label="Cut-out (PNG)",
-                        format="png",
-                        interactive=False,
-                        height=160,
-                        buttons=["download", "fullscreen"],
-                        elem_id="cutout",
-                    )
+                    mask = png_download("Mask (PNG)", elem_id="mask")
+                    cutout = png_download("Cut-out (PNG)", elem_id="cutout")
         examples = gr.Examples(
             example_photos(),
             inputs=[photo],
