@@ -193,16 +193,6 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     return args
 
 
-def parse_car_values(text: str | None) -> tuple[int, ...] | None:
-    """``"7,8"`` -> ``(7, 8)``; ``"any"`` or ``None`` -> ``None`` (any non-zero value)."""
-    if text is None or text.strip().lower() == "any":
-        return None
-    try:
-        return tuple(int(value) for value in text.split(","))
-    except ValueError:
-        raise ValueError(f"car values must be integers like 8 or 7,8 (or 'any'); got {text!r}") from None
-
-
 def dataset_sources(
     paths: Sequence[str] | None, car_values: Sequence[str] | None, licenses: Sequence[str] | None, flag: str
 ) -> list[DatasetSource]:
@@ -216,7 +206,7 @@ def dataset_sources(
     for index, path in enumerate(paths):
         root = Path(path)
         license = licenses[index] if licenses else KNOWN_LICENSES.get(root.resolve().name, "unknown")
-        values = parse_car_values(car_values[index] if car_values else None)
+        values = datasets.parse_car_values(car_values[index] if car_values else None)
         sources.append(DatasetSource(root, values, license))
     return sources
 

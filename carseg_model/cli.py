@@ -103,16 +103,13 @@ def output_kinds(text: str) -> tuple[str, ...]:
 
 
 def car_values(text: str) -> tuple[int, ...] | None:
-    """argparse type: mask values that mean car, ``8`` or ``7,8``; ``any``: any non-zero value.
+    """argparse type: mask values that mean car, ``8`` or ``7,8``; ``any``: any non-zero value."""
+    from carseg_model.datasets import parse_car_values
 
-    (train.py has the same syntax; it is not imported because importing it loads TensorFlow.)
-    """
-    if text.strip().lower() == "any":
-        return None
     try:
-        return tuple(int(value) for value in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected integers like 8 or 7,8 (or 'any'), got {text!r}") from None
+        return parse_car_values(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 # ============================================================================== parser

@@ -114,6 +114,16 @@ class Sample:
         return group_key(self.image_path.stem)
 
 
+def parse_car_values(text: str | None) -> tuple[int, ...] | None:
+    """``"7,8"`` -> ``(7, 8)``; ``"any"`` or ``None`` -> ``None`` (any non-zero value)."""
+    if text is None or text.strip().lower() == "any":
+        return None
+    try:
+        return tuple(int(value) for value in text.split(","))
+    except ValueError:
+        raise ValueError(f"car values must be integers like 8 or 7,8 (or 'any'); got {text!r}") from None
+
+
 # ---------------------------------------------------------------------------- discovery
 def detect_layout(root: Path) -> tuple[str, Path, Path]:
     """Return ``(layout name, photo folder, mask folder)`` of a dataset folder."""
