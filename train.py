@@ -51,6 +51,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from carseg_model import CarSegConfig, CarSegModel, datasets  # noqa: E402
+from carseg_model.config import DECODER_BLOCKS  # noqa: E402
 from carseg_model.datasets import Augmentations, DatasetError, DatasetSource, SampleCache  # noqa: E402
 from carseg_model.evaluation import evaluate, summarize  # noqa: E402
 from carseg_model.losses import dice_coef, dice_loss, iou_coef  # noqa: E402
@@ -136,10 +137,13 @@ def build_parser() -> argparse.ArgumentParser:
                        help="halve the learning rate after this many epochs without a lower validation loss")
     model.add_argument("--init-from", metavar="MODEL",
                        help="start from a trained carseg model (folder or Hub repo id) instead of ImageNet: "
-                            "fine-tune it on your data; its input size and preprocessing are kept, so "
-                            "--input-size and --encoder-weights do not apply")
+                            "fine-tune it on your data; its architecture, input size and preprocessing are "
+                            "kept, so --input-size, --decoder-block and --encoder-weights do not apply")
     model.add_argument("--input-size", default="256", metavar="N|HxW",
                        help="network input size, multiples of 32: 256 or e.g. 256x384 (height x width)")
+    model.add_argument("--decoder-block", choices=DECODER_BLOCKS, default="transpose",
+                       help="decoder upsampling block: the seed's Conv2DTranspose block, or the lighter "
+                            "depthwise-separable one (~1/8 of the decoder's compute)")
     model.add_argument("--encoder-weights", default="imagenet", metavar="imagenet|none|PATH",
                        help="MobileNetV2 encoder start: ImageNet weights, random, or a no-top .h5 file")
     model.add_argument("--freeze-encoder-epochs", type=int, default=0,
@@ -758,7 +762,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if base is not None:
         config = replace(base.config, card={})
     else:
-        config = CarSegConfig(input_size=input_size(args.input_size),
+        config = CarSegConfig(input_size=input_size(args.input_size), decoder_block=args.decoder_block,
                               encoder_weights=encoder_weights(args.encoder_weights))
     try:
         train_cache, val_cache, split = load_data(args, config, seed)

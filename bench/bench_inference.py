@@ -1,6 +1,6 @@
 """Inference benchmark: the seed's path vs carseg's Keras, TFLite and ONNX paths (and a VOC peer).
 
-    python bench/bench_inference.py [--model FOLDER_OR_REPO] [--quick] [--threads N]
+    python bench/bench_inference.py [--model FOLDER_OR_REPO] [--compare MODEL ...] [--quick] [--threads N]
 
 One run prints three tables: end to end on a real 1024x680 photo (decode -> full-size mask),
 batch throughput at the model's input size, and a TensorFlow-free cold start (a fresh
@@ -164,19 +164,22 @@ def spread(values: np.ndarray, scale: float = 1000.0) -> str:
     return f"{p50:.1f} ({p10:.1f}-{p90:.1f})"
 
 
-def build_variants(model: CarSegModel, work: Path, inputs: np.ndarray, threads: int | None) -> list[Variant]:
-    """Save the model into ``work``, export every format there and wrap each way to run it."""
+def build_variants(
+    model: CarSegModel, work: Path, inputs: np.ndarray, threads: int | None, label: str = ""
+) -> list[Variant]:
+    """Save the model into ``work``, export every format there and wrap each way to run it.
+
+    The seed's path and the VOC peer are added for the main model (empty ``label``) only.
+    """
     model.save_pretrained(work)
     weights_size = (work / "model.weights.h5").stat().st_size
-    variants = [
-        seed_variant(model, inputs, weights_size),
-        carseg_variant("carseg Keras (tf.function)", model, inputs, weights_size),
-    ]
+    variants = [] if label else [seed_variant(model, inputs, weights_size)]
+    variants.append(carseg_variant(f"{label}carseg Keras (tf.function)", model, inputs, weights_size))
     for format, quantize in EXPORTS:
         path = model.export(work, format, quantize)
         exported = CarSegModel.from_pretrained(path, num_threads=threads)
-        variants.append(carseg_variant(f"{format} {quantize or 'fp32'}", exported, inputs, path.stat().st_size))
-    if VOC_PEER.is_file():
+        variants.append(carseg_variant(f"{label}{format} {quantize or 'fp32'}", exported, inputs, path.stat().st_size))
+    if VOC_PEER.is_file() and not label:
         variants.append(voc_peer_variant(threads))
     return variants
 
@@ -184,6 +187,9 @@ def build_variants(model: CarSegModel, work: Path, inputs: np.ndarray, threads: 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=DEFAULT_MODEL, help="model folder or Hub repo id (default: the bundled model)")
+    parser.add_argument("--compare", action="append", default=[], metavar="MODEL",
+                        help="another model (e.g. the separable-decoder one) whose Keras and exported variants "
+                             "get rows too, each measured against its own float masks; repeatable")
     parser.add_argument("--quick", action="store_true", help="few repeats and 2 photos (what the tests run)")
     parser.add_argument("--threads", type=int, default=None, help="num_threads for every runtime (default: theirs)")
     parser.add_argument("--photos", type=int, default=40, help="photos with car masks sampled from ../shared/data")
@@ -193,29 +199,36 @@ def main() -> None:
     if args.model == DEFAULT_MODEL and not Path(DEFAULT_MODEL).is_dir():
         sys.exit(f"the bundled model {DEFAULT_MODEL} is not there yet; pass --model FOLDER_OR_REPO")
 
-    model = CarSegModel.from_pretrained(args.model, num_threads=args.threads)
     photos = sorted(EXAMPLES.glob("*car*.jpg"))[:2] if args.quick else eval_photos(args.photos)
-    inputs = np.stack([preprocess(load_image(p, model.config.max_pixels), model.config) for p in photos])
-    inputs = inputs[np.arange(args.batch) % len(inputs)]
     truths = {p: t for p in photos if (t := ground_truth(p)) is not None}
-    reference = {p: r.mask for p, r in zip(photos, model.predict_batch(photos))}
-
     with tempfile.TemporaryDirectory(prefix="carseg-bench-") as work:
-        variants = build_variants(model, Path(work), inputs, args.threads)
+        variants: list[Variant] = []
+        references: dict[str, dict[Path, np.ndarray]] = {}  # variant name -> its float model's masks
+        names = [args.model, *args.compare]
+        models = [CarSegModel.from_pretrained(name, num_threads=args.threads) for name in names]
+        for index, (name, model) in enumerate(zip(names, models)):
+            inputs = np.stack([preprocess(load_image(p, model.config.max_pixels), model.config) for p in photos])
+            inputs = inputs[np.arange(args.batch) % len(inputs)]
+            reference = {p: r.mask for p, r in zip(photos, model.predict_batch(photos))}
+            label = f"{Path(name).name}: " if index else ""
+            added = build_variants(model, Path(work) / str(index), inputs, args.threads, label)
+            references.update({variant.name: reference for variant in added})
+            variants += added
         single = timings(variants, lambda v: v.segment(PHOTO), repeats)
         batch = timings(variants, lambda v: v.run_batch(v.batch_input), batch_repeats)
         base_single, base_batch = np.median(single[variants[0].name]), np.median(batch[variants[0].name])
-        float_vs_truth = np.mean([dice(reference[p], t) for p, t in truths.items()]) if truths else np.nan
+        main_reference = references[variants[0].name]
+        float_vs_truth = np.mean([dice(main_reference[p], t) for p, t in truths.items()]) if truths else np.nan
 
-        print(f"\nmodel {args.model}, input {model.config.input_size}, photo {PHOTO.name} (1024x680), "
+        print(f"\nmodel {args.model}, input {models[0].config.input_size}, photo {PHOTO.name} (1024x680), "
               f"threads {args.threads or 'default'}; Dice on {len(photos)} real photos, "
               f"{len(truths)} with ground truth (Keras float: {float_vs_truth:.4f})\n")
         print(f"| variant | 1 photo end to end, ms median (p10-p90) | x seed | batch {args.batch}, img/s (p10-p90) "
-              "| x seed | file MB | Dice vs Keras float, mean / pooled | Dice vs ground truth (change) |")
+              "| x seed | file MB | Dice vs its Keras float, mean / pooled | Dice vs ground truth (change) |")
         print("|---|---|---|---|---|---|---|---|")
         for variant in variants:
             masks = {p: variant.segment(p) for p in photos}
-            agreement = [(masks[p], reference[p]) for p in photos]
+            agreement = [(masks[p], references[variant.name][p]) for p in photos]
             truth = np.mean([dice(masks[p], t) for p, t in truths.items()]) if truths else np.nan
             rate = args.batch / batch[variant.name]
             print(f"| {variant.name} | {spread(single[variant.name])} | {base_single / np.median(single[variant.name]):.1f} "
@@ -227,7 +240,7 @@ def main() -> None:
         print("\n| cold start: fresh process, load, predict 1 photo | first mask, s | peak RSS, MB | imported TensorFlow |")
         print("|---|---|---|---|")
         for backend, quantize in [("onnx", None), ("tflite", "int8"), ("keras", None)]:
-            result = cold_start(Path(work), backend, quantize, args.threads)
+            result = cold_start(Path(work) / "0", backend, quantize, args.threads)
             label = exported_filename(backend, quantize) if backend != "keras" else "Keras folder"
             print(f"| {label} | {result['seconds']:.2f} | {result['rss_mb']:.0f} | {result['tensorflow']} |")
 

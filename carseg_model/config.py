@@ -17,6 +17,7 @@ from carseg_model.errors import ConfigError
 CONFIG_FILENAME = "carseg_config.json"
 FORMAT_VERSION = 1
 
+DECODER_BLOCKS = ("transpose", "separable")
 NORM_TYPES = ("batchnorm", "instancenorm")
 RESIZE_METHODS = ("area", "bilinear")
 
@@ -29,6 +30,8 @@ class CarSegConfig:
         input_size: network input ``(height, width)``; both multiples of 32.
         alpha: MobileNetV2 width multiplier of the encoder.
         decoder_filters: filters of the four upsampling blocks, deepest first.
+        decoder_block: ``"transpose"`` (the seed's pix2pix Conv2DTranspose block) or
+            ``"separable"`` (1x1 conv, bilinear x2, depthwise 3x3: ~1/8 of the compute).
         norm_type: ``"batchnorm"`` or ``"instancenorm"`` in the decoder blocks.
         decoder_dropout: apply Dropout(0.5) in the decoder blocks.
         encoder_weights: ``"imagenet"``, ``None`` or a path to an ``.h5`` file; only
@@ -47,6 +50,7 @@ class CarSegConfig:
     input_size: tuple[int, int] = (256, 256)
     alpha: float = 1.0
     decoder_filters: tuple[int, ...] = (512, 256, 128, 64)
+    decoder_block: str = "transpose"
     norm_type: str = "batchnorm"
     decoder_dropout: bool = False
     encoder_weights: str | None = "imagenet"
@@ -70,6 +74,8 @@ class CarSegConfig:
             raise ConfigError(
                 f"decoder_filters needs 4 values (one per upsampling block); got {self.decoder_filters}"
             )
+        if self.decoder_block not in DECODER_BLOCKS:
+            raise ConfigError(f"decoder_block must be one of {DECODER_BLOCKS}; got {self.decoder_block!r}")
         if self.norm_type not in NORM_TYPES:
             raise ConfigError(f"norm_type must be one of {NORM_TYPES}; got {self.norm_type!r}")
         if self.resize_method not in RESIZE_METHODS:

@@ -21,6 +21,7 @@ def test_round_trip_through_json(tmp_path):
         ({"input_size": (250, 256)}, "multiples of 32"),
         ({"decoder_filters": (64, 32)}, "4 values"),
         ({"norm_type": "layernorm"}, "norm_type"),
+        ({"decoder_block": "pixelshuffle"}, "decoder_block"),
         ({"resize_method": "nearest"}, "resize_method"),
         ({"threshold": 1.5}, "threshold"),
         ({"max_pixels": 0}, "max_pixels"),
@@ -47,3 +48,10 @@ def test_unknown_keys_are_refused(tmp_path):
 def test_missing_file_says_which(tmp_path):
     with pytest.raises(ConfigError, match=CONFIG_FILENAME):
         CarSegConfig.load(tmp_path)
+
+
+def test_configs_saved_before_decoder_block_existed_load_with_the_seed_decoder(tmp_path):
+    data = CarSegConfig().to_dict()
+    del data["decoder_block"]
+    (tmp_path / CONFIG_FILENAME).write_text(json.dumps(data))
+    assert CarSegConfig.load(tmp_path).decoder_block == "transpose"

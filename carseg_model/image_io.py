@@ -8,7 +8,7 @@ import warnings
 from typing import Union
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from carseg_model.errors import ImageTooLargeError, InvalidImageError
 
@@ -63,12 +63,14 @@ def _pil_to_rgb(image: Image.Image, max_pixels: int, name: str) -> np.ndarray:
     _check_size(image.width, image.height, max_pixels, name)
     try:
         image.seek(0)  # animated images: first frame
-        image = ImageOps.exif_transpose(image)
+        if image.getexif().get(ExifTags.Base.Orientation, 1) != 1:
+            image = ImageOps.exif_transpose(image)
         if image.mode in _SIXTEEN_BIT_MODES:
             return _array_to_rgb(np.asarray(image), max_pixels)
         if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
             return _flatten_alpha(np.asarray(image.convert("RGBA")))
-        return np.asarray(image.convert("RGB"))
+        # one copy of the pixels: no exif_transpose or convert("RGB") copies of an upright RGB photo
+        return np.asarray(image if image.mode == "RGB" else image.convert("RGB"))
     except (OSError, SyntaxError, ValueError) as error:
         raise InvalidImageError(f"cannot decode {name} (truncated or corrupt?): {error}") from error
 

@@ -6,7 +6,7 @@ import keras
 
 from carseg_model.backbone import mobilenetv2_encoder
 from carseg_model.config import CarSegConfig
-from carseg_model.decoder import upsample
+from carseg_model.decoder import decoder_block
 
 ENCODER_NAME = "mobilenetv2_encoder"
 
@@ -26,7 +26,10 @@ def build_unet(config: CarSegConfig, pretrained_encoder: bool = True) -> keras.M
     inputs = keras.Input(shape=(height, width, 3), name="image")
     *skips, x = encoder(inputs)
     for index, (filters, skip) in enumerate(zip(config.decoder_filters, reversed(skips)), start=1):
-        x = upsample(filters, 3, config.norm_type, config.decoder_dropout, name=f"decoder_block_{index}")(x)
+        block = decoder_block(
+            config.decoder_block, filters, config.norm_type, config.decoder_dropout, name=f"decoder_block_{index}"
+        )
+        x = block(x)
         x = keras.layers.Concatenate(name=f"skip_concat_{index}")([x, skip])
     outputs = keras.layers.Conv2DTranspose(
         1, 3, strides=2, padding="same", activation="sigmoid", name="mask_head"

@@ -42,9 +42,24 @@ def test_instancenorm_and_dropout_options():
     assert layers == ["Conv2DTranspose", "GroupNormalization", "Dropout", "ReLU"]
 
 
+def test_separable_decoder_mixes_channels_before_upsampling():
+    network = build_unet(CarSegConfig(input_size=(64, 96), encoder_weights=None, decoder_block="separable"))
+    block = network.get_layer("decoder_block_1")
+    assert [type(layer).__name__ for layer in block.layers] == [
+        "Conv2D", "BatchNormalization", "ReLU", "UpSampling2D", "DepthwiseConv2D", "BatchNormalization", "ReLU"
+    ]
+    assert block.layers[0].kernel_size == (1, 1) and block.layers[3].interpolation == "bilinear"
+    assert [network.get_layer(f"decoder_block_{i}").layers[0].filters for i in range(1, 5)] == [512, 256, 128, 64]
+    seed_decoder = build_unet(CarSegConfig(input_size=(64, 96), encoder_weights=None))
+    assert network.count_params() < seed_decoder.count_params() / 2
+
+
+@pytest.mark.parametrize("decoder_block", ["transpose", "separable"])
 @pytest.mark.parametrize("size", [(32, 32), (64, 96), (160, 128)])
-def test_output_matches_input_size_with_one_sigmoid_channel(size):
-    network = build_unet(CarSegConfig(input_size=size, encoder_weights=None, alpha=0.35))
+def test_output_matches_input_size_with_one_sigmoid_channel(size, decoder_block):
+    network = build_unet(
+        CarSegConfig(input_size=size, encoder_weights=None, alpha=0.35, decoder_block=decoder_block)
+    )
     output = np.asarray(network(np.random.default_rng(0).uniform(-1, 1, (2, *size, 3)).astype("float32")))
     assert output.shape == (2, *size, 1)
     assert output.min() >= 0.0 and output.max() <= 1.0

@@ -1,14 +1,22 @@
 #!/usr/bin/env bash
-# Reproduce the bundled model (carseg_model/pretrained/carseg-unet-mobilenetv2) from ../shared/data.
-# Runs train.py exactly as users do, in two stages:
-#   1. runs/release:    ImageNet encoder -> car photos (Roboflow, CamVid, DSMLR), 22 epochs at 288x384;
-#   2. runs/release_ft: fine-tune that model with car-free photos added (OpenCV sample photos from
-#      Debian's opencv-doc, scripts/make_negatives.py), so photos without a car stay unmarked.
+# Reproduce a bundled model from ../shared/data:
+#   bash scripts/train_release.sh            -> carseg_model/pretrained/carseg-unet-mobilenetv2 (the default)
+#   bash scripts/train_release.sh separable  -> carseg_model/pretrained/carseg-unet-mobilenetv2-separable
+# (the argument is train.py's --decoder-block). Runs train.py exactly as users do, in two stages:
+#   1. runs/release[_separable]:    ImageNet encoder -> car photos (Roboflow, CamVid, DSMLR), 22 epochs
+#      at 288x384;
+#   2. runs/release[_separable]_ft: fine-tune that model with car-free photos added (OpenCV sample
+#      photos from Debian's opencv-doc, scripts/make_negatives.py), so photos without a car stay unmarked.
 # DSMLR uses its teacher-or-parts pseudo-labels, seen through a folder of links (images/ + masks/).
 # Run it again after an interruption: each stage resumes from its last checkpoint.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SHARED="${SHARED:-../shared}"
+DECODER_BLOCK="${1:-transpose}"
+if [ "$DECODER_BLOCK" = transpose ]; then SUFFIX=""; else SUFFIX="_$DECODER_BLOCK"; fi
+NAME="carseg-unet-mobilenetv2${SUFFIX//_/-}"
+STAGE1="runs/release$SUFFIX"
+STAGE2="runs/release${SUFFIX}_ft"
 DATA=runs/release_data
 mkdir -p "$DATA/dsmlr_carparts"
 ln -sfn "$(realpath "$SHARED/data/dsmlr_carparts/images")" "$DATA/dsmlr_carparts/images"
@@ -22,25 +30,25 @@ CAR_DATA=(
     --data-license "research use with citation (Pasupa et al. 2021); masks: VOC DeepLabV3 teacher pseudo-labels ∪ annotated parts"
 )
 
-if [ -f runs/release/run_config.json ]; then
-    .venv/bin/python train.py --resume runs/release
+if [ -f "$STAGE1/run_config.json" ]; then
+    .venv/bin/python train.py --resume "$STAGE1"
 else
     .venv/bin/python train.py "${CAR_DATA[@]}" \
         --encoder-weights "$SHARED/weights/mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5" \
-        --input-size 288x384 --batch-size 8 --epochs 22 --patience 6 \
+        --decoder-block "$DECODER_BLOCK" --model-name "$NAME" --input-size 288x384 --batch-size 8 --epochs 22 --patience 6 \
         --freeze-encoder-epochs 2 --learning-rate 1e-3 --finetune-learning-rate 2e-4 \
-        --loss dice_bce --seed 7 --output runs/release
+        --loss dice_bce --seed 7 --output "$STAGE1"
 fi
 
-if [ -f runs/release_ft/run_config.json ]; then
-    .venv/bin/python train.py --resume runs/release_ft
+if [ -f "$STAGE2/run_config.json" ]; then
+    .venv/bin/python train.py --resume "$STAGE2"
 else
     .venv/bin/python train.py "${CAR_DATA[@]}" \
         --data "$DATA/opencv_negatives" --car-values any --data-license "Apache-2.0 / BSD-3-Clause (Debian opencv-doc)" \
-        --init-from runs/release/model --batch-size 8 --epochs 8 --patience 4 \
-        --learning-rate 1e-4 --loss dice_bce --seed 7 --output runs/release_ft
+        --init-from "$STAGE1/model" --model-name "$NAME" --batch-size 8 --epochs 8 --patience 4 \
+        --learning-rate 1e-4 --loss dice_bce --seed 7 --output "$STAGE2"
 fi
 
-rm -rf carseg_model/pretrained/carseg-unet-mobilenetv2
+rm -rf "carseg_model/pretrained/$NAME"
 mkdir -p carseg_model/pretrained
-cp -r runs/release_ft/model carseg_model/pretrained/carseg-unet-mobilenetv2
+cp -r "$STAGE2/model" "carseg_model/pretrained/$NAME"

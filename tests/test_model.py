@@ -21,6 +21,7 @@ from carseg_model import (
 
 VARIANTS = {
     "batchnorm-64": CarSegConfig(input_size=(64, 64), encoder_weights=None),
+    "separable-decoder-64x96": CarSegConfig(input_size=(64, 96), decoder_block="separable", encoder_weights=None),
     "instancenorm-dropout-96x64-alpha0.35": CarSegConfig(
         input_size=(96, 64), alpha=0.35, norm_type="instancenorm", decoder_dropout=True, encoder_weights=None
     ),
