@@ -29,6 +29,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from carseg_model.image_io import IMAGE_SUFFIXES
+
 if TYPE_CHECKING:
     import cv2
     import numpy as np
@@ -38,7 +40,6 @@ if TYPE_CHECKING:
     from carseg_model.datasets import DatasetSource, Sample
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 OUTPUT_SUFFIXES = {"mask": "_mask.png", "cutout": "_cutout.png", "overlay": "_overlay.jpg"}
 """What ``predict --save`` can write for ``photo.jpg``: ``photo_mask.png`` (0/255), ``photo_cutout.png``
 (RGBA) and ``photo_overlay.jpg`` (JPEG: a viewing image, ~10x smaller than PNG)."""
@@ -384,7 +385,7 @@ def expand_input(spec: str, out: Path, allow_inside: bool) -> list[tuple[Path, P
         matches = sorted(Path(match) for match in glob.glob(spec, recursive=True))
         photos = [(match, match.relative_to(root)) for match in matches if is_photo(match, out)]
         if not photos:
-            raise UsageError(f"{spec} matches no photos ({', '.join(PHOTO_SUFFIXES)})")
+            raise UsageError(f"{spec} matches no photos ({', '.join(IMAGE_SUFFIXES)})")
         return photos
     if path.is_dir():
         if is_inside(out, path) and not allow_inside:
@@ -393,7 +394,7 @@ def expand_input(spec: str, out: Path, allow_inside: bool) -> list[tuple[Path, P
         photos = [(file, file.relative_to(path)) for file in sorted(path.rglob("*"))
                   if is_photo(file, out) and not any(part.startswith(".") for part in file.relative_to(path).parts)]
         if not photos:
-            raise UsageError(f"{path} holds no photos ({', '.join(PHOTO_SUFFIXES)}), not even in sub-folders")
+            raise UsageError(f"{path} holds no photos ({', '.join(IMAGE_SUFFIXES)}), not even in sub-folders")
         return photos
     if path.is_file():
         return [(path, Path(path.name))]
@@ -402,7 +403,7 @@ def expand_input(spec: str, out: Path, allow_inside: bool) -> list[tuple[Path, P
 
 def is_photo(path: Path, out: Path) -> bool:
     """A file with a photo suffix that is not one of our own outputs (below ``out``)."""
-    return path.suffix.lower() in PHOTO_SUFFIXES and path.is_file() and not is_inside(path, out)
+    return path.suffix.lower() in IMAGE_SUFFIXES and path.is_file() and not is_inside(path, out)
 
 
 def plan_outputs(photos: Sequence[tuple[Path, Path]], out: Path, kinds: Sequence[str],

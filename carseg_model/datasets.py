@@ -34,7 +34,7 @@ import numpy as np
 from PIL import Image
 
 from carseg_model.config import CarSegConfig
-from carseg_model.image_io import load_image
+from carseg_model.image_io import IMAGE_SUFFIXES, load_image
 from carseg_model.preprocessing import resize_image
 
 if TYPE_CHECKING:
@@ -42,7 +42,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp")
 MASK_SUFFIX = "_mask"
 LAYOUTS = {"carvana": ("train", "train_masks"), "images+masks": ("images", "masks")}
 """Layout name -> (photo folder, mask folder) inside a dataset folder."""
@@ -168,7 +167,7 @@ def _files_by_key(folder: Path, strip_suffix: str) -> tuple[dict[str, Path], lis
     files: dict[str, Path] = {}
     problems = []
     for path in sorted(folder.iterdir()):
-        if path.name.startswith(".") or path.suffix.lower() not in IMAGE_EXTENSIONS:
+        if path.name.startswith(".") or path.suffix.lower() not in IMAGE_SUFFIXES:
             continue
         key = path.stem.removesuffix(strip_suffix) if strip_suffix else path.stem
         if key in files:

@@ -18,7 +18,7 @@ import numpy as np
 
 from carseg_model.config import CONFIG_FILENAME, CarSegConfig
 from carseg_model.formats import check_format, exported_filename
-from carseg_model.image_io import ImageInput, load_image
+from carseg_model.image_io import IMAGE_SUFFIXES, ImageInput, load_image
 from carseg_model.preprocessing import preprocess
 
 if TYPE_CHECKING:
@@ -26,7 +26,6 @@ if TYPE_CHECKING:
 
 EXAMPLE_PHOTOS = Path(__file__).resolve().parent.parent / "space" / "examples"
 """Default calibration photos for int8 (the project's shippable example photos)."""
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
 
 RepresentativeImages = str | os.PathLike | Iterable[ImageInput] | None
 

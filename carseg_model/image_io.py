@@ -14,6 +14,9 @@ from carseg_model.errors import ImageTooLargeError, InvalidImageError
 
 ImageInput = Union[str, os.PathLike, bytes, Image.Image, np.ndarray]
 
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff")
+"""File suffixes carseg treats as images when it lists a folder (CLI, train.py, int8 calibration)."""
+
 _SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I")
 
 
