@@ -248,7 +248,8 @@ def add_export(commands: Any) -> None:
     parser.add_argument("--quantize", choices=("none", "fp16", "int8"), default="none",
                         help="TFLite only: fp16 weights, or full-integer int8 calibrated on --representative")
     parser.add_argument("--representative", metavar="DIR",
-                        help="folder of real photos to calibrate int8 on (default: the project's examples)")
+                        help="folder of real photos to calibrate int8 on "
+                             "(default: the demo's example photos, shipped in the package)")
     parser.add_argument("--overwrite", action="store_true", help="replace the exported file if it exists")
     add_model_options(parser, runtime=False)
     parser.set_defaults(run=export_command)

@@ -24,8 +24,8 @@ from carseg_model.preprocessing import preprocess
 if TYPE_CHECKING:
     import keras
 
-EXAMPLE_PHOTOS = Path(__file__).resolve().parent.parent / "space" / "examples"
-"""Default calibration photos for int8 (the project's shippable example photos)."""
+CALIBRATION_PHOTOS = Path(__file__).resolve().parent / "calibration"
+"""Default int8 calibration photos: the demo's example photos, downscaled, shipped in the package."""
 
 RepresentativeImages = str | os.PathLike | Iterable[ImageInput] | None
 
@@ -97,18 +97,17 @@ def _tflite_settings(
 def representative_batches(config: CarSegConfig, images: RepresentativeImages = None) -> list[np.ndarray]:
     """Calibration inputs for int8: each photo as a ``(1, H, W, 3)`` batch preprocessed like `predict`.
 
-    ``images`` is a folder of photos (default: the project's example photos), or an
+    ``images`` is a folder of photos (default: `CALIBRATION_PHOTOS`), or an
     iterable of paths / bytes / PIL images / arrays.
     """
     if images is None:
-        images = EXAMPLE_PHOTOS
+        images = CALIBRATION_PHOTOS
     if isinstance(images, (str, os.PathLike)):
         folder = Path(images)
         if not folder.is_dir():
             raise FileNotFoundError(
-                f"representative_images folder {folder} does not exist (the default is the carseg "
-                "repository's space/examples); pass a folder of real photos like the ones the model "
-                "will see, or a list of them"
+                f"representative_images folder {folder} does not exist; pass a folder of real photos "
+                "like the ones the model will see, or a list of them"
             )
         images = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     batches = [preprocess(load_image(image, config.max_pixels), config)[None] for image in images]

@@ -115,7 +115,8 @@ class CarSegModel(
 
         Writes ``folder/model.tflite`` (``quantize=None``), ``model_fp16.tflite``,
         ``model_int8.tflite`` (full-integer, calibrated on ``representative_images``: a
-        folder or a list of real photos, default the project's example photos) or
+        folder or a list of real photos; default the demo's example photos, shipped in the
+        package) or
         ``model.onnx``, plus ``carseg_config.json``. Export into a `save_pretrained`
         folder to publish every format in one Hub repo. Load the result with
         ``from_pretrained(folder, backend=format, quantize=quantize)`` or from the file itself.

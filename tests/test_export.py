@@ -100,7 +100,7 @@ def test_representative_batches_are_preprocessed_like_predict(car_photo):
     (batch,) = representative_batches(config, [photo])
     assert batch.shape == (1, 64, 96, 3) and batch.dtype == np.float32
     assert np.array_equal(batch[0], preprocess(photo, config))
-    assert len(representative_batches(config)) >= 2  # the example photos shipped with the project
+    assert len(representative_batches(config)) == 5  # the example photos shipped in the package (calibration/)
     with pytest.raises(FileNotFoundError, match="representative_images folder"):
         representative_batches(config, "/no/such/folder")
     with pytest.raises(ValueError, match="needs representative photos"):
