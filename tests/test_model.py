@@ -64,6 +64,11 @@ class TestEveryVariant:
             "model.weights.h5",
         ]
 
+    def test_model_card_describes_the_decoder(self, variant):
+        model, folder = variant
+        decoder = {"transpose": "`Conv2DTranspose` decoder", "separable": "depthwise-separable decoder"}
+        assert decoder[model.config.decoder_block] in (folder / "README.md").read_text()
+
     @pytest.mark.parametrize("height, width", [(680, 1024), (333, 500), (500, 333), (17, 5)])
     def test_mask_has_the_photos_size(self, variant, car_photo, height, width):
         model, _ = variant
