@@ -23,6 +23,7 @@ from carseg_model.errors import (
     ModelFolderError,
     ModelNotCachedError,
 )
+from carseg_model.hub import bundled_models
 from carseg_model.model import DEFAULT_MODEL, CarSegModel
 from carseg_model.result import SegmentationResult
 
@@ -37,4 +38,5 @@ __all__ = [
     "ModelNotCachedError",
     "SegmentationResult",
     "__version__",
+    "bundled_models",
 ]

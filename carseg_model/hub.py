@@ -9,7 +9,17 @@ from huggingface_hub import snapshot_download
 from huggingface_hub.errors import HFValidationError, LocalEntryNotFoundError
 
 from carseg_model import __version__
+from carseg_model.config import CONFIG_FILENAME
 from carseg_model.errors import ModelNotCachedError
+
+BUNDLED_DIR = Path(__file__).resolve().parent / "pretrained"
+
+
+def bundled_models() -> list[str]:
+    """Names of the trained models shipped inside the package (``from_pretrained(name)`` loads them offline)."""
+    if not BUNDLED_DIR.is_dir():
+        return []
+    return sorted(p.name for p in BUNDLED_DIR.iterdir() if (p / CONFIG_FILENAME).is_file())
 
 
 def looks_like_path(name: str) -> bool:
@@ -33,14 +43,17 @@ def resolve_model_folder(
     force_download: bool = False,
     allow_patterns: list[str] | None = None,
 ) -> Path:
-    """Return a local folder holding the model: ``name_or_path`` itself, or its Hub snapshot.
+    """Return a local folder holding the model: ``name_or_path`` itself, a bundled model, or a Hub snapshot.
 
-    ``allow_patterns`` limits a download to those files (e.g. one exported model and its config).
+    A folder path wins over a bundled model's name (see `bundled_models`), which wins over a Hub
+    repo id. ``allow_patterns`` limits a download to those files (e.g. one exported model and its config).
     """
     path = Path(name_or_path).expanduser()
     if path.is_dir():
         return path
     name = os.fspath(name_or_path)
+    if name in bundled_models():
+        return BUNDLED_DIR / name
     if isinstance(name_or_path, Path) or looks_like_path(name):
         raise FileNotFoundError(f"no such folder: {path}. Pass a folder written by save_pretrained, or a Hub repo id")
     try:

@@ -18,7 +18,7 @@ from carseg_model.config import CONFIG_FILENAME, CarSegConfig
 from carseg_model.errors import ModelFolderError
 from carseg_model.export import RepresentativeImages, export_network
 from carseg_model.formats import BACKENDS, KERAS_FILES, exported_filename, format_of
-from carseg_model.hub import resolve_model_folder
+from carseg_model.hub import BUNDLED_DIR, resolve_model_folder
 from carseg_model.image_io import ImageInput, load_image
 from carseg_model.preprocessing import preprocess, upsample_probabilities
 from carseg_model.result import SegmentationResult
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 MODEL_CARD_TEMPLATE = (PACKAGE_DIR / "model_card.md").read_text(encoding="utf-8")
-DEFAULT_MODEL = str(PACKAGE_DIR / "pretrained" / "carseg-unet-mobilenetv2")
+DEFAULT_MODEL = str(BUNDLED_DIR / "carseg-unet-mobilenetv2")
 """The bundled, trained default model (a folder inside the package; works offline)."""
 
 TAGS = ["image-segmentation", "car-segmentation", "unet", "mobilenetv2", "carseg"]
@@ -160,7 +160,10 @@ class CarSegModel(
         local_files_only: bool = False,
         force_download: bool = False,
     ) -> CarSegModel:
-        """Load a model from a local folder, a Hub repo id (default: the bundled model) or an exported file.
+        """Load a model from a local folder, a bundled model's name, a Hub repo id or an exported file.
+
+        The default is the bundled default model; `bundled_models()` lists the bundled names
+        (e.g. ``"carseg-unet-mobilenetv2-separable"``), which load offline.
 
         ``backend`` picks the runtime: ``"keras"`` (the default for folders and repos),
         ``"tflite"`` or ``"onnx"`` (files written by `export`, run without TensorFlow;

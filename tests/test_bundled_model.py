@@ -1,4 +1,4 @@
-"""The trained model that ships with carseg: loads offline and finds the cars in the example photos."""
+"""The trained models that ship with carseg: load offline by name and find the cars in the example photos."""
 
 from __future__ import annotations
 
@@ -11,17 +11,22 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from carseg_model import DEFAULT_MODEL, CarSegModel
+from carseg_model import DEFAULT_MODEL, CarSegModel, bundled_models
 from carseg_model.evaluation import mask_scores
 from tests.conftest import EXAMPLES, REPO_ROOT
 
 FIXTURES = REPO_ROOT / "tests" / "fixtures"
-DEFAULT_MODEL_PATH = Path(DEFAULT_MODEL)
+BUNDLED_DIR = Path(DEFAULT_MODEL).parent
 
 
-@pytest.fixture(scope="module")
-def bundled() -> CarSegModel:
-    return CarSegModel.from_pretrained()
+def test_default_model_is_bundled_and_loads_by_name():
+    assert Path(DEFAULT_MODEL).name in bundled_models()
+    assert CarSegModel.from_pretrained(Path(DEFAULT_MODEL).name).config == CarSegModel.from_pretrained().config
+
+
+@pytest.fixture(scope="module", params=bundled_models())
+def bundled(request) -> CarSegModel:
+    return CarSegModel.from_pretrained(request.param)
 
 
 @pytest.mark.parametrize("photo", ["node-opencv_car1", "node-opencv_car2"])
@@ -38,10 +43,11 @@ def test_photo_without_a_car_gets_almost_no_car(bundled):
 
 
 def test_bundled_folder_is_what_the_hub_gets(bundled):
-    files = sorted(p.name for p in DEFAULT_MODEL_PATH.iterdir())
+    folder = BUNDLED_DIR / bundled.config.card["model_name"]
+    files = sorted(p.name for p in folder.iterdir())
     assert files == ["README.md", "carseg_config.json", "config.json", "metadata.json", "model.weights.h5"]
-    assert sum(p.stat().st_size for p in DEFAULT_MODEL_PATH.iterdir()) < 30_000_000
-    card = (DEFAULT_MODEL_PATH / "README.md").read_text()
+    assert sum(p.stat().st_size for p in folder.iterdir()) < 30_000_000
+    card = (folder / "README.md").read_text()
     assert "non-commercial" in card.lower() and "model-index" in card
     assert bundled.config.card["metrics"], "the bundled model's card must carry measured metrics"
 
