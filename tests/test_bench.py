@@ -10,10 +10,14 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def test_bench_quick_prints_every_table(tiny_model_folder: Path) -> None:
-    command = [sys.executable, str(REPO / "bench" / "bench_inference.py"), "--quick", "--model", str(tiny_model_folder)]
+    command = [
+        sys.executable, str(REPO / "bench" / "bench_inference.py"), "--quick",
+        "--model", str(tiny_model_folder), "--compare", str(tiny_model_folder),
+    ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     for row in ("| seed (model.predict) |", "| carseg Keras (tf.function) |", "| tflite int8 |", "| onnx fp32 |"):
         assert row in result.stdout
+    assert f"| {tiny_model_folder.name}: onnx fp32 |" in result.stdout  # the --compare model's rows
     cold_starts = [line for line in result.stdout.splitlines() if line.startswith(("| model.onnx |", "| model_int8"))]
     assert len(cold_starts) == 2 and all(line.endswith("| False |") for line in cold_starts)  # TF never imported
