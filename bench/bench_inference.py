@@ -27,19 +27,18 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import cv2
 import numpy as np
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-
 from carseg_model import DEFAULT_MODEL, CarSegModel  # noqa: E402
 from carseg_model.formats import exported_filename  # noqa: E402
 from carseg_model.image_io import load_image  # noqa: E402
 from carseg_model.preprocessing import preprocess  # noqa: E402
+from carseg_model.teachers import TEACHER_FILES, DeepLabV3Teacher  # noqa: E402
 
+REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "space" / "examples"
 PHOTO = EXAMPLES / "node-opencv_car1.jpg"
 SHARED_DATA = REPO.parent / "shared" / "data"
-VOC_PEER = REPO.parent / "shared" / "teachers" / "deeplabv3_mnv2_pascal_quant.tflite"
-VOC_CAR = 7
+VOC_FILE, VOC_CAR_CLASSES = TEACHER_FILES["voc"]
+VOC_PEER = REPO.parent / "shared" / "teachers" / VOC_FILE
 GROUND_TRUTH_CAR = {"roboflow_car_seg": 8, "camvid_cars": 8}
 """Datasets in ../shared/data whose ``masks/<name>.png`` mark cars with this value."""
 EXPORTS = [("tflite", None), ("tflite", "fp16"), ("tflite", "int8"), ("onnx", None)]
@@ -75,26 +74,16 @@ def carseg_variant(name: str, model: CarSegModel, inputs: np.ndarray, size_bytes
 
 
 def voc_peer_variant(num_threads: int | None) -> Variant:
-    """DeepLabV3 MobileNetV2 (Pascal VOC, int8): stretch to 513x513 uint8, class ids out, car = 7."""
-    from ai_edge_litert.interpreter import Interpreter
-
-    interpreter = Interpreter(str(VOC_PEER), num_threads=num_threads)
-    interpreter.allocate_tensors()
-    (height, width), index = interpreter.get_input_details()[0]["shape"][1:3], interpreter.get_input_details()[0]["index"]
-    output = interpreter.get_output_details()[0]["index"]
-
-    def classes(x: np.ndarray) -> np.ndarray:
-        interpreter.set_tensor(index, x[None])
-        interpreter.invoke()
-        return interpreter.get_tensor(output)[0]
+    """DeepLabV3 MobileNetV2 (Pascal VOC, int8) as `carseg_model.teachers.DeepLabV3Teacher` runs it."""
+    peer = DeepLabV3Teacher(VOC_PEER, VOC_CAR_CLASSES, num_threads)
 
     def segment(path: Path) -> np.ndarray:
-        image = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
-        car = (classes(cv2.resize(image, (width, height))) == VOC_CAR).astype(np.uint8)
-        return cv2.resize(car, (image.shape[1], image.shape[0]), interpolation=cv2.INTER_NEAREST).astype(bool)
+        return peer.car_mask(cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB))
 
-    inputs = np.zeros((16, height, width, 3), np.uint8)
-    return Variant("VOC DeepLabV3 int8 (peer)", segment, lambda b: [classes(x) for x in b], inputs, VOC_PEER.stat().st_size)
+    inputs = np.zeros((16, *peer.input_size, 3), np.uint8)
+    return Variant(
+        "VOC DeepLabV3 int8 (peer)", segment, lambda b: [peer.car_mask(x) for x in b], inputs, VOC_PEER.stat().st_size
+    )
 
 
 def timings(variants: list[Variant], run: Callable[[Variant], object], repeats: int) -> dict[str, np.ndarray]:
@@ -186,10 +175,17 @@ def build_variants(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default=DEFAULT_MODEL, help="model folder or Hub repo id (default: the bundled model)")
-    parser.add_argument("--compare", action="append", default=[], metavar="MODEL",
-                        help="another model (e.g. the separable-decoder one) whose Keras and exported variants "
-                             "get rows too, each measured against its own float masks; repeatable")
+    parser.add_argument(
+        "--model", default=DEFAULT_MODEL, help="model folder or Hub repo id (default: the bundled model)"
+    )
+    parser.add_argument(
+        "--compare",
+        action="append",
+        default=[],
+        metavar="MODEL",
+        help="another model (e.g. the separable-decoder one) whose Keras and exported variants "
+        "get rows too, each measured against its own float masks; repeatable",
+    )
     parser.add_argument("--quick", action="store_true", help="few repeats and 2 photos (what the tests run)")
     parser.add_argument("--threads", type=int, default=None, help="num_threads for every runtime (default: theirs)")
     parser.add_argument("--photos", type=int, default=40, help="photos with car masks sampled from ../shared/data")
@@ -220,24 +216,32 @@ def main() -> None:
         main_reference = references[variants[0].name]
         float_vs_truth = np.mean([dice(main_reference[p], t) for p, t in truths.items()]) if truths else np.nan
 
-        print(f"\nmodel {args.model}, input {models[0].config.input_size}, photo {PHOTO.name} (1024x680), "
-              f"threads {args.threads or 'default'}; Dice on {len(photos)} real photos, "
-              f"{len(truths)} with ground truth (Keras float: {float_vs_truth:.4f})\n")
-        print(f"| variant | 1 photo end to end, ms median (p10-p90) | x seed | batch {args.batch}, img/s (p10-p90) "
-              "| x seed | file MB | Dice vs its Keras float, mean / pooled | Dice vs ground truth (change) |")
+        print(
+            f"\nmodel {args.model}, input {models[0].config.input_size}, photo {PHOTO.name} (1024x680), "
+            f"threads {args.threads or 'default'}; Dice on {len(photos)} real photos, "
+            f"{len(truths)} with ground truth (Keras float: {float_vs_truth:.4f})\n"
+        )
+        print(
+            f"| variant | 1 photo end to end, ms median (p10-p90) | x seed | batch {args.batch}, img/s (p10-p90) "
+            "| x seed | file MB | Dice vs its Keras float, mean / pooled | Dice vs ground truth (change) |"
+        )
         print("|---|---|---|---|---|---|---|---|")
         for variant in variants:
             masks = {p: variant.segment(p) for p in photos}
             agreement = [(masks[p], references[variant.name][p]) for p in photos]
             truth = np.mean([dice(masks[p], t) for p, t in truths.items()]) if truths else np.nan
             rate = args.batch / batch[variant.name]
-            print(f"| {variant.name} | {spread(single[variant.name])} | {base_single / np.median(single[variant.name]):.1f} "
-                  f"| {np.median(rate):.1f} ({np.percentile(rate, 10):.1f}-{np.percentile(rate, 90):.1f}) "
-                  f"| {base_batch / np.median(batch[variant.name]):.1f} | {variant.size_bytes / 1e6:.1f} "
-                  f"| {np.mean([dice(a, b) for a, b in agreement]):.4f} / {pooled_dice(agreement):.4f} "
-                  f"| {truth:.4f} ({truth - float_vs_truth:+.4f}) |")
+            print(
+                f"| {variant.name} | {spread(single[variant.name])} | {base_single / np.median(single[variant.name]):.1f} "
+                f"| {np.median(rate):.1f} ({np.percentile(rate, 10):.1f}-{np.percentile(rate, 90):.1f}) "
+                f"| {base_batch / np.median(batch[variant.name]):.1f} | {variant.size_bytes / 1e6:.1f} "
+                f"| {np.mean([dice(a, b) for a, b in agreement]):.4f} / {pooled_dice(agreement):.4f} "
+                f"| {truth:.4f} ({truth - float_vs_truth:+.4f}) |"
+            )
 
-        print("\n| cold start: fresh process, load, predict 1 photo | first mask, s | peak RSS, MB | imported TensorFlow |")
+        print(
+            "\n| cold start: fresh process, load, predict 1 photo | first mask, s | peak RSS, MB | imported TensorFlow |"
+        )
         print("|---|---|---|---|")
         for backend, quantize in [("onnx", None), ("tflite", "int8"), ("keras", None)]:
             result = cold_start(Path(work) / "0", backend, quantize, args.threads)

@@ -13,29 +13,33 @@ built or loaded. Exported models run without it:
 >>> fast = CarSegModel.from_pretrained("deploy", backend="tflite", quantize="int8")
 """
 
-__version__ = "0.1.0"
-
 from carseg_model.config import CarSegConfig
 from carseg_model.errors import (
     ConfigError,
+    ImageNotFoundError,
     ImageTooLargeError,
     InvalidImageError,
     ModelFolderError,
     ModelNotCachedError,
+    PhotoError,
 )
-from carseg_model.hub import bundled_models
+from carseg_model.hub import HubOptions, bundled_models
 from carseg_model.model import DEFAULT_MODEL, CarSegModel
 from carseg_model.result import SegmentationResult
+from carseg_model.version import __version__
 
 __all__ = [
     "DEFAULT_MODEL",
     "CarSegConfig",
     "CarSegModel",
     "ConfigError",
+    "HubOptions",
+    "ImageNotFoundError",
     "ImageTooLargeError",
     "InvalidImageError",
     "ModelFolderError",
     "ModelNotCachedError",
+    "PhotoError",
     "SegmentationResult",
     "__version__",
     "bundled_models",

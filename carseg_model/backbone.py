@@ -42,7 +42,7 @@ def mobilenetv2_encoder(
             "could not get the ImageNet MobileNetV2 weights (no internet?). Download "
             "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_"
             f"{alpha}_224_no_top.h5 into $KERAS_HOME/models/ (default ~/.keras/models/), "
-            "or pass its path as encoder_weights"
+            "or pass its path as encoder_weights (train.py and carseg train: --encoder-weights PATH)"
         ) from error
     outputs = [base.get_layer(name).output for name in SKIP_LAYER_NAMES]
     return keras.Model(base.input, outputs, name="mobilenetv2_encoder")

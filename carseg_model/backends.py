@@ -42,7 +42,7 @@ class KerasBackend:
         height, width = network.input_shape[1:3]
         signature = [tf.TensorSpec([None, height, width, 3], tf.float32)]
         self._call = tf.function(
-            lambda batch: network(batch, training=False), input_signature=signature, autograph=False
+            lambda batch: network(batch, training=False), input_signature=signature, autograph=None in (height, width)
         )
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
@@ -70,9 +70,12 @@ def set_tensorflow_threads(num_threads: int) -> None:
 class TFLiteBackend:
     """Runs a ``.tflite`` file with LiteRT (``ai-edge-litert``; ``tf.lite`` only if LiteRT is missing).
 
-    Exports have a fixed ``[1, H, W, 3]`` input so that XNNPACK runs every op; a batch of
-    another size resizes the input (XNNPACK re-plans) and the size is kept until a batch of
-    yet another size comes: one invoke per batch, as fast per image as batch 1.
+    Exports have a ``[1, H, W, 3]`` input so that XNNPACK runs every op (H and W are open
+    in ``"keep_aspect"`` exports). A batch of another shape resizes the input (XNNPACK
+    re-plans) and the shape is kept until a batch of yet another shape comes: one invoke
+    per batch, as fast per image as batch 1. Graphs that cannot be resized to a larger
+    batch (instance normalisation reshapes with the batch size of 1 baked in) run one
+    image at a time instead.
     ``num_threads=None`` uses every usable core (LiteRT's own default is 1 thread).
     An interpreter is not thread-safe, so calls are serialised with a lock.
     """
@@ -80,21 +83,38 @@ class TFLiteBackend:
     def __init__(self, path: str | Path, num_threads: int | None = None) -> None:
         threads = num_threads or _usable_cores()
         self._interpreter = _tflite_interpreter_class()(model_path=str(path), num_threads=threads)
-        self._interpreter.allocate_tensors()
-        self._input = self._interpreter.get_input_details()[0]["index"]
+        details = self._interpreter.get_input_details()[0]
+        self._input = details["index"]
         self._output = self._interpreter.get_output_details()[0]["index"]
-        self._batch_size = int(self._interpreter.get_input_details()[0]["shape"][0])
+        self._shape: tuple[int, ...] = ()  # sized by the first batch (open H and W have no size yet)
+        if -1 not in details["shape_signature"]:
+            self._interpreter.allocate_tensors()
+            self._shape = tuple(int(v) for v in details["shape"])
+        self._batchable = True
         self._lock = threading.Lock()
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         with self._lock:
-            if len(batch) != self._batch_size:
-                self._interpreter.resize_tensor_input(self._input, batch.shape)
-                self._interpreter.allocate_tensors()
-                self._batch_size = len(batch)
-            self._interpreter.set_tensor(self._input, batch)
-            self._interpreter.invoke()
-            return self._interpreter.get_tensor(self._output)[..., 0].copy()
+            shape = batch.shape if self._batchable else (1, *batch.shape[1:])
+            if shape != self._shape:
+                try:
+                    self._resize(shape)
+                except RuntimeError:  # XNNPACK cannot re-plan this graph for another batch size
+                    self._batchable = False
+                    self._resize((1, *batch.shape[1:]))
+            if batch.shape == self._shape:
+                return self._invoke(batch)
+            return np.concatenate([self._invoke(image[None]) for image in batch])
+
+    def _resize(self, shape: tuple[int, ...]) -> None:
+        self._interpreter.resize_tensor_input(self._input, shape)
+        self._interpreter.allocate_tensors()
+        self._shape = tuple(shape)
+
+    def _invoke(self, batch: np.ndarray) -> np.ndarray:
+        self._interpreter.set_tensor(self._input, batch)
+        self._interpreter.invoke()
+        return self._interpreter.get_tensor(self._output)[..., 0].copy()
 
 
 def _usable_cores() -> int:
@@ -110,9 +130,7 @@ def _tflite_interpreter_class() -> type:
         try:
             import tensorflow as tf
         except ImportError:
-            raise ImportError(
-                "backend='tflite' needs LiteRT: pip install 'carseg[litert]' (ai-edge-litert)"
-            ) from None
+            raise ImportError("backend='tflite' needs LiteRT: pip install 'carseg[litert]' (ai-edge-litert)") from None
         return tf.lite.Interpreter
     return Interpreter
 

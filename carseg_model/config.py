@@ -7,7 +7,11 @@ way it was trained (the timm convention: preprocessing travels with the checkpoi
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import math
+import numbers
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -20,6 +24,7 @@ FORMAT_VERSION = 1
 DECODER_BLOCKS = ("transpose", "separable")
 NORM_TYPES = ("batchnorm", "instancenorm")
 RESIZE_METHODS = ("area", "bilinear")
+INPUT_SHAPES = ("stretch", "keep_aspect")
 
 
 @dataclass(frozen=True)
@@ -38,8 +43,12 @@ class CarSegConfig:
             used when a new network is built for training.
         input_scale, input_offset: pixel scaling ``x * scale + offset`` applied to
             RGB uint8 input (default maps 0..255 to -1..1, as MobileNetV2 expects).
-        resize_method: how photos are resized to ``input_size`` (``"area"`` uses
+        resize_method: how photos are resized for the network (``"area"`` uses
             area averaging when shrinking and bilinear when enlarging).
+        input_shape: ``"stretch"`` squeezes every photo to ``input_size`` (carseg 0.1's
+            models); ``"keep_aspect"`` keeps the photo's aspect ratio and resizes it to about
+            as many pixels as ``input_size`` has, each side rounded to a multiple of 32
+            (`network_input_size`): a 16:9 frame is not squashed and costs what a 4:3 one does.
         threshold: default probability above which a pixel is "car".
         test_time_flip: also run the mirrored photo and average the two (2x the compute).
         max_pixels: photos with more pixels are refused with a clear error.
@@ -57,22 +66,23 @@ class CarSegConfig:
     input_scale: float = 1 / 127.5
     input_offset: float = -1.0
     resize_method: str = "area"
+    input_shape: str = "stretch"
     threshold: float = 0.5
     test_time_flip: bool = False
     max_pixels: int = 50_000_000
     card: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "input_size", tuple(int(v) for v in self.input_size))
-        object.__setattr__(self, "decoder_filters", tuple(int(v) for v in self.decoder_filters))
+        for name, (is_valid, expected) in _FIELD_TYPES.items():
+            value = getattr(self, name)
+            if not is_valid(value):
+                raise ConfigError(f"{name} must be {expected}; got {value!r}")
+        for name, convert in _NORMALISE.items():  # numpy scalars and lists -> plain JSON-ready values
+            object.__setattr__(self, name, convert(getattr(self, name)))
         height, width = self.input_size
-        if len(self.input_size) != 2 or height % 32 or width % 32 or height <= 0 or width <= 0:
+        if height % 32 or width % 32:
             raise ConfigError(
                 f"input_size must be (height, width), both positive multiples of 32; got {self.input_size}"
-            )
-        if len(self.decoder_filters) != 4:
-            raise ConfigError(
-                f"decoder_filters needs 4 values (one per upsampling block); got {self.decoder_filters}"
             )
         if self.decoder_block not in DECODER_BLOCKS:
             raise ConfigError(f"decoder_block must be one of {DECODER_BLOCKS}; got {self.decoder_block!r}")
@@ -80,10 +90,20 @@ class CarSegConfig:
             raise ConfigError(f"norm_type must be one of {NORM_TYPES}; got {self.norm_type!r}")
         if self.resize_method not in RESIZE_METHODS:
             raise ConfigError(f"resize_method must be one of {RESIZE_METHODS}; got {self.resize_method!r}")
-        if not 0.0 <= self.threshold <= 1.0:
-            raise ConfigError(f"threshold must be in [0, 1]; got {self.threshold}")
-        if self.max_pixels <= 0:
-            raise ConfigError(f"max_pixels must be positive; got {self.max_pixels}")
+        if self.input_shape not in INPUT_SHAPES:
+            raise ConfigError(f"input_shape must be one of {INPUT_SHAPES}; got {self.input_shape!r}")
+        try:
+            check_threshold(self.threshold)
+        except ValueError as error:
+            raise ConfigError(str(error)) from None
+
+    def replace(self, **changes: Any) -> CarSegConfig:
+        """A checked copy with ``changes``: ``model.config = model.config.replace(max_pixels=100_000_000)``.
+
+        Meant for the settings that only change how a loaded model predicts (``threshold``,
+        ``test_time_flip``, ``max_pixels``); the architecture fields must match the network.
+        """
+        return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict, tagged with the file format version."""
@@ -94,7 +114,9 @@ class CarSegConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CarSegConfig:
-        """Inverse of `to_dict`; refuses other format versions and unknown keys."""
+        """Inverse of `to_dict`; refuses other format versions, unknown keys and values of the wrong type."""
+        if not isinstance(data, dict):
+            raise ConfigError(f"a carseg config is a JSON object of settings; got a {type(data).__name__}")
         data = dict(data)
         version = data.pop("format_version", None)
         if version != FORMAT_VERSION:
@@ -116,7 +138,7 @@ class CarSegConfig:
 
     @classmethod
     def load(cls, folder: str | Path) -> CarSegConfig:
-        """Read ``carseg_config.json`` from ``folder``."""
+        """Read ``carseg_config.json`` from ``folder``; a `ConfigError` names the file and the field."""
         path = Path(folder) / CONFIG_FILENAME
         if not path.is_file():
             raise ConfigError(f"{path} is missing: {folder} is not a carseg model folder")
@@ -124,4 +146,74 @@ class CarSegConfig:
             data = json.loads(path.read_text(encoding="utf-8"))
         except json.JSONDecodeError as error:
             raise ConfigError(f"{path} is not valid JSON: {error}") from error
-        return cls.from_dict(data)
+        try:
+            return cls.from_dict(data)
+        except ConfigError as error:
+            raise ConfigError(f"{path}: {error}") from None
+
+
+def network_input_size(photo_size: tuple[int, int], config: CarSegConfig) -> tuple[int, int]:
+    """The ``(height, width)`` the network sees for a photo of ``photo_size = (height, width)``.
+
+    ``"stretch"``: always ``config.input_size``. ``"keep_aspect"``: the photo's shape scaled to
+    ``input_size``'s pixel count, each side rounded to the nearest multiple of 32 (at least 32).
+    """
+    if config.input_shape == "stretch":
+        return config.input_size
+    budget = config.input_size[0] * config.input_size[1]
+    scale = math.sqrt(budget / (photo_size[0] * photo_size[1]))
+    return tuple(max(32, round(side * scale / 32) * 32) for side in photo_size)  # type: ignore[return-value]
+
+
+def check_threshold(threshold: object) -> float:
+    """``threshold`` as a float when it is a real number in [0, 1]; else a ``ValueError`` (strings are refused)."""
+    if not _is_number(threshold) or not 0.0 <= threshold <= 1.0:
+        raise ValueError(f"threshold must be a number in [0, 1]; got {threshold!r}")
+    return float(threshold)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _is_positive_int(value: object) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool) and value > 0
+
+
+def _positive_ints(count: int) -> Callable[[object], bool]:
+    def is_valid(value: object) -> bool:  # a list, tuple or array; not a string like "288x384"
+        if isinstance(value, (str, bytes, dict)) or not hasattr(value, "__len__"):
+            return False
+        return len(value) == count and all(_is_positive_int(v) for v in value)  # type: ignore[union-attr]
+
+    return is_valid
+
+
+_FIELD_TYPES: dict[str, tuple[Callable[[object], bool], str]] = {
+    "input_size": (_positive_ints(2), "(height, width), both positive multiples of 32"),
+    "alpha": (lambda v: _is_number(v) and v > 0, "a positive number"),
+    "decoder_filters": (_positive_ints(4), "4 values: positive whole numbers, one per upsampling block"),
+    "decoder_block": (lambda v: isinstance(v, str), f"one of {DECODER_BLOCKS}"),
+    "norm_type": (lambda v: isinstance(v, str), f"one of {NORM_TYPES}"),
+    "decoder_dropout": (lambda v: isinstance(v, bool), "true or false (a boolean, not a string)"),
+    "encoder_weights": (lambda v: v is None or isinstance(v, str), "'imagenet', None or the path of an .h5 file"),
+    "input_scale": (_is_number, "a number"),
+    "input_offset": (_is_number, "a number"),
+    "resize_method": (lambda v: isinstance(v, str), f"one of {RESIZE_METHODS}"),
+    "input_shape": (lambda v: isinstance(v, str), f"one of {INPUT_SHAPES}"),
+    "threshold": (_is_number, "a number in [0, 1]"),
+    "test_time_flip": (lambda v: isinstance(v, bool), "true or false (a boolean, not a string)"),
+    "max_pixels": (_is_positive_int, "a positive whole number of pixels"),
+    "card": (lambda v: isinstance(v, dict), "a JSON object (a dict)"),
+}
+"""Each field's type test and what it expects (a mistyped ``carseg_config.json`` gets a `ConfigError` naming the field)."""
+
+_NORMALISE: dict[str, Callable[[Any], Any]] = {
+    "input_size": lambda v: tuple(int(x) for x in v),
+    "decoder_filters": lambda v: tuple(int(x) for x in v),
+    "alpha": float,
+    "input_scale": float,
+    "input_offset": float,
+    "threshold": float,
+    "max_pixels": int,
+}

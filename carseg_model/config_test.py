@@ -1,8 +1,9 @@
 import json
 
+import numpy as np
 import pytest
 
-from carseg_model.config import CONFIG_FILENAME, FORMAT_VERSION, CarSegConfig
+from carseg_model.config import CONFIG_FILENAME, FORMAT_VERSION, CarSegConfig, check_threshold
 from carseg_model.errors import ConfigError
 
 
@@ -55,3 +56,58 @@ def test_configs_saved_before_decoder_block_existed_load_with_the_seed_decoder(t
     del data["decoder_block"]
     (tmp_path / CONFIG_FILENAME).write_text(json.dumps(data))
     assert CarSegConfig.load(tmp_path).decoder_block == "transpose"
+
+
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("threshold", "high", "threshold must be a number in"),
+        ("threshold", "0.5", "threshold must be a number in"),
+        ("input_size", "288x384", r"input_size must be \(height, width\)"),
+        ("input_size", [288], r"input_size must be \(height, width\)"),
+        ("test_time_flip", "false", "test_time_flip must be true or false"),
+        ("decoder_dropout", 0, "decoder_dropout must be true or false"),
+        ("max_pixels", 2.5, "max_pixels must be a positive whole number"),
+        ("max_pixels", True, "max_pixels must be a positive whole number"),
+        ("alpha", None, "alpha must be a positive number"),
+        ("decoder_filters", "512,256", "decoder_filters must be 4 values"),
+        ("card", [], "card must be a JSON object"),
+    ],
+)
+def test_mistyped_config_file_names_the_file_and_the_field(tmp_path, field, value, message):
+    (tmp_path / CONFIG_FILENAME).write_text(json.dumps(CarSegConfig().to_dict() | {field: value}))
+    with pytest.raises(ConfigError, match=f"{CONFIG_FILENAME}: {message}") as raised:
+        CarSegConfig.load(tmp_path)
+    assert str(tmp_path) in str(raised.value) and "\n" not in str(raised.value)
+    assert isinstance(raised.value, ValueError)
+
+
+def test_a_config_file_that_is_not_an_object_is_refused(tmp_path):
+    (tmp_path / CONFIG_FILENAME).write_text("[1, 2]")
+    with pytest.raises(ConfigError, match="JSON object"):
+        CarSegConfig.load(tmp_path)
+
+
+def test_numpy_numbers_are_stored_as_plain_json_values(tmp_path):
+    config = CarSegConfig(threshold=np.float32(0.25), max_pixels=np.int64(1000), input_size=np.array([64, 96]))
+    assert type(config.threshold) is float and type(config.max_pixels) is int and config.input_size == (64, 96)
+    config.save(tmp_path)
+    assert CarSegConfig.load(tmp_path) == config
+
+
+def test_replace_gives_a_checked_copy():
+    config = CarSegConfig()
+    raised = config.replace(max_pixels=200_000_000)
+    assert raised.max_pixels == 200_000_000 and config.max_pixels == 50_000_000
+    with pytest.raises(ConfigError, match="max_pixels"):
+        config.replace(max_pixels=-1)
+
+
+@pytest.mark.parametrize("value", ["0.5", None, 1.5, -0.1, float("nan"), True])
+def test_check_threshold_accepts_real_numbers_in_0_1_only(value):
+    with pytest.raises(ValueError, match="threshold must be a number in"):
+        check_threshold(value)
+
+
+def test_check_threshold_returns_a_float():
+    assert check_threshold(1) == 1.0 and type(check_threshold(np.float32(0.5))) is float

@@ -1,34 +1,31 @@
-"""Training data: find photo/mask pairs, split them by group, and feed them to Keras through tf.data.
+"""Training and evaluation data: find photo/mask pairs, split them by group, decode them into memory.
 
 Two folder layouts are read:
 
 * Kaggle Carvana: ``train/<id>_<NN>.jpg`` + ``train_masks/<id>_<NN>_mask.gif``;
 * generic: ``images/<name>.<ext>`` + ``masks/<name>[_mask].<ext>`` (jpg, jpeg, png, gif, webp, bmp).
 
-Every pair is checked (both files present, both open with PIL, same size) before any
-tf.data pipeline is built, so bad files give one `DatasetError` listing them instead of a
-crash deep inside training. Discovery and mask reading need no TensorFlow; the pipeline
-functions import it when called.
+`dataset_sources` turns the command line's ``--data`` / ``--car-values`` / ``--data-license``
+lists into `DatasetSource` objects. Every pair is checked (both files present, both open with
+PIL, same size) before training starts, so bad files give one `DatasetError` listing them
+instead of a crash deep inside training. `find_split` holds out whole groups (a car, a scene)
+for validation; `load_cache` decodes the photos at the network input size (`SampleCache`).
 
-Decoded samples are held in memory at the network input size (`SampleCache`, the
-pipeline's cache, before augmentation). Each epoch's order and each element's augmentation
-are pure functions of ``(seed, epoch, index)`` (stateless random ops), so a seeded run is
-repeatable and a resumed run sees exactly the batches the uninterrupted run would have.
+No TensorFlow here: the tf.data pipeline is `carseg_model.training.pipeline`.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import os
 import random
 import re
-from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections import Counter, defaultdict
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 from PIL import Image
@@ -36,9 +33,6 @@ from PIL import Image
 from carseg_model.config import CarSegConfig
 from carseg_model.image_io import IMAGE_SUFFIXES, load_image
 from carseg_model.preprocessing import resize_image
-
-if TYPE_CHECKING:
-    import tensorflow as tf
 
 logger = logging.getLogger(__name__)
 
@@ -54,12 +48,13 @@ _CARVANA_NAME = re.compile(r"(?P<car>[0-9a-f]{12})_\d{2}")
 _CAMVID_NAME = re.compile(r"(?P<sequence>\d{4}[A-Z0-9]{2}|Seq\d{2}VD)_f?(?P<frame>\d+)")
 _ROBOFLOW_NAME = re.compile(r"(?P<source>.+)\.rf\.[0-9a-f]+")
 
-AUGMENTATIONS = ("flip", "scale", "color", "copy_paste")
-SCALE_RANGE = (0.75, 1.33)
-"""Zoom factors of the scale/crop augmentation (below 1 zooms out and pads with black)."""
-PASTE_SCALE_RANGE = (0.35, 1.0)
-"""Size of a pasted car relative to its own photo."""
-PASTE_PROBABILITY = 0.5
+KNOWN_LICENSES = {
+    "roboflow_car_seg": "CC BY 4.0",
+    "camvid_cars": "CC BY-NC 4.0 (non-commercial)",
+    "dsmlr_carparts": "research use with citation (Pasupa et al. 2021)",
+    "carvana_thumbs": "Kaggle competition data (research use)",
+}
+"""Licences of the dataset folders shipped in the project's shared data, by folder name."""
 
 
 class DatasetError(ValueError):
@@ -113,14 +108,45 @@ class Sample:
         return group_key(self.image_path.stem)
 
 
-def parse_car_values(text: str | None) -> tuple[int, ...] | None:
-    """``"7,8"`` -> ``(7, 8)``; ``"any"`` or ``None`` -> ``None`` (any non-zero value)."""
-    if text is None or text.strip().lower() == "any":
+def parse_car_values(text: str | Sequence[int] | None) -> tuple[int, ...] | None:
+    """``"7,8"`` -> ``(7, 8)``; ``"any"`` or ``None`` -> ``None`` (any non-zero value); numbers pass through."""
+    if text is None:
+        return None
+    if not isinstance(text, str):
+        return tuple(int(value) for value in text)
+    if text.strip().lower() == "any":
         return None
     try:
         return tuple(int(value) for value in text.split(","))
     except ValueError:
         raise ValueError(f"car values must be integers like 8 or 7,8 (or 'any'); got {text!r}") from None
+
+
+def dataset_sources(
+    folders: Sequence[str | os.PathLike],
+    car_values: Sequence[str | Sequence[int] | None] | None = None,
+    licenses: Sequence[str] | None = None,
+    *,
+    option: str = "--data",
+) -> list[DatasetSource]:
+    """Pair dataset folders with their car values and licences, each list in the same order or not given.
+
+    ``car_values`` items are texts such as ``"8"``, ``"7,8"`` or ``"any"`` (see `parse_car_values`) or parsed values.
+    A missing licence is the known one of a shared dataset folder (`KNOWN_LICENSES`), else
+    ``"unknown"``. A list that does not pair up with ``folders`` raises `DatasetError`, naming
+    the command-line options (``option`` is the folders' option: ``--data`` or ``--val-data``).
+    """
+    folders = list(folders)
+    paired_options = ((car_values, f"{option.removesuffix('data')}car-values"), (licenses, f"{option}-license"))
+    for given, name in paired_options:
+        if given and len(given) != len(folders):
+            raise DatasetError(f"give one {name} per {option} ({len(folders)}), or none; got {len(given)}")
+    sources = []
+    for index, folder in enumerate(folders):
+        root = Path(folder).expanduser()
+        license = licenses[index] if licenses else KNOWN_LICENSES.get(root.resolve().name, "unknown")
+        sources.append(DatasetSource(root, parse_car_values(car_values[index] if car_values else None), license))
+    return sources
 
 
 # ---------------------------------------------------------------------------- discovery
@@ -221,9 +247,7 @@ def group_key(stem: str) -> GroupKey:
     return GroupKey("", stem)
 
 
-def split_by_group(
-    samples: Sequence[Sample], val_fraction: float, seed: int
-) -> tuple[list[Sample], list[Sample]]:
+def split_by_group(samples: Sequence[Sample], val_fraction: float, seed: int) -> tuple[list[Sample], list[Sample]]:
     """Split into ``(train, validation)``: ``val_fraction`` of the groups of each dataset and stratum.
 
     The same seed always gives the same split; a group is never on both sides.
@@ -246,6 +270,63 @@ def split_by_group(
     return train, val
 
 
+@dataclass(frozen=True)
+class Split:
+    """The training and validation photos of a run, and how they were chosen (for the model card)."""
+
+    train: list[Sample]
+    val: list[Sample]
+    description: str
+
+
+def find_split(
+    train_sources: Sequence[DatasetSource],
+    val_sources: Sequence[DatasetSource],
+    val_fraction: float,
+    seed: int,
+    skip_bad: bool = False,
+) -> Split:
+    """Find the photos of a run: ``val_sources`` for validation if given, else a `split_by_group` of the rest."""
+    train = find_all(train_sources, skip_bad)
+    if val_sources:
+        val = find_all(val_sources, skip_bad)
+        description = "the separate validation dataset(s) " + ", ".join(sorted({s.dataset for s in val}))
+    else:
+        train, val = split_by_group(train, val_fraction, seed)
+        description = (
+            f"a validation split of {val_fraction:.0%} of each dataset's groups (seed {seed}); a group is a "
+            "Carvana car, a 10 s block of a CamVid sequence or a Roboflow source photo, so no car or scene "
+            "is in both splits"
+        )
+    for samples, name in ((train, "training"), (val, "validation")):
+        if not samples:
+            raise DatasetError(
+                f"the {name} set is empty: the data has too few groups to split; add data or pass --val-data"
+            )
+    return Split(train, val, description)
+
+
+def find_all(sources: Sequence[DatasetSource], skip_bad: bool = False) -> list[Sample]:
+    """The samples of every source, in order (see `find_samples`)."""
+    return [sample for source in sources for sample in find_samples(source, skip_bad)[0]]
+
+
+def every_nth(samples: Sequence[Sample], every: Mapping[str, int]) -> list[Sample]:
+    """Every ``every[dataset]``-th sample of each dataset named (``--data-every``), in order; others all."""
+    seen: Counter[str] = Counter()
+    kept = []
+    for sample in samples:
+        if seen[sample.dataset] % every.get(sample.dataset, 1) == 0:
+            kept.append(sample)
+        seen[sample.dataset] += 1
+    return kept
+
+
+def count_by_dataset(samples: Sequence[Sample]) -> dict[str, int]:
+    """Photos per dataset name."""
+    return dict(Counter(sample.dataset for sample in samples))
+
+
 # ---------------------------------------------------------------------------- decoding
 def load_mask(sample: Sample) -> np.ndarray:
     """The car mask of ``sample`` at its original size, ``(H, W)`` bool.
@@ -258,9 +339,7 @@ def load_mask(sample: Sample) -> np.ndarray:
         labels = np.asarray(image.getchannel(0) if image.mode in ("LA", "PA") else image)  # drop alpha
     if labels.ndim == 3:
         if not (labels[..., :1] == labels[..., 1:3]).all():
-            raise DatasetError(
-                f"{sample.mask_path} is a colour image; masks must hold label values (grey or palette)"
-            )
+            raise DatasetError(f"{sample.mask_path} is a colour image; masks must hold label values (grey or palette)")
         labels = labels[..., 0]
     if sample.car_values is None:
         return labels != 0
@@ -326,209 +405,3 @@ def _try(function: Callable, *args: object) -> tuple[object, str | None]:
         return function(*args), None
     except (OSError, ValueError) as error:
         return None, str(error)
-
-
-# ---------------------------------------------------------------------------- tf.data
-@dataclass(frozen=True)
-class Augmentations:
-    """Which training augmentations are on."""
-
-    flip: bool = True
-    scale: bool = True
-    color: bool = True
-    copy_paste: bool = True
-
-    @classmethod
-    def parse(cls, names: str | Iterable[str]) -> Augmentations:
-        """From a comma list such as ``"flip,scale"`` (empty: none)."""
-        if isinstance(names, str):
-            names = [name.strip() for name in names.split(",") if name.strip()]
-        unknown = sorted(set(names) - set(AUGMENTATIONS))
-        if unknown:
-            raise ValueError(f"unknown augmentation(s) {unknown}; choose from {', '.join(AUGMENTATIONS)}")
-        return cls(**{name: name in names for name in AUGMENTATIONS})
-
-    @property
-    def names(self) -> list[str]:
-        """The augmentations that are on, in pipeline order."""
-        return [name for name in AUGMENTATIONS if getattr(self, name)]
-
-
-def steps_per_epoch(cache: SampleCache, batch_size: int) -> int:
-    """Batches in one epoch (the last one may be smaller)."""
-    return math.ceil(len(cache) / batch_size)
-
-
-def training_dataset(
-    cache: SampleCache,
-    config: CarSegConfig,
-    batch_size: int,
-    augmentations: Augmentations,
-    seed: int,
-    first_epoch: int,
-    end_epoch: int,
-) -> tf.data.Dataset:
-    """Batches of epochs ``first_epoch .. end_epoch - 1`` back to back: ``(image, mask)`` pairs.
-
-    Pass it to ``fit`` with ``steps_per_epoch=steps_per_epoch(cache, batch_size)`` and
-    ``initial_epoch=first_epoch``. Epoch ``e`` is a seeded permutation of the cache and
-    element ``i`` of it is augmented with a seed made from ``(seed, e, i)``.
-    """
-    import tensorflow as tf
-
-    fetch = _fetcher(cache)
-    count = len(cache)
-
-    def epoch_batches(epoch: tf.Tensor) -> tf.data.Dataset:
-        epoch_seed = tf.stack([tf.constant(seed, tf.int64), epoch])
-        order = tf.random.experimental.stateless_shuffle(tf.range(count, dtype=tf.int64), seed=epoch_seed)
-
-        def augmented(index: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-            element_seed = tf.random.experimental.stateless_fold_in(epoch_seed, index)
-            image, mask = fetch(index)
-            if augmentations.copy_paste:
-                donor_seed, element_seed = tf.unstack(tf.random.experimental.stateless_split(element_seed, 2))
-                donor = (index + 1 + tf.cast(_uniform_int(donor_seed, 0, max(count - 1, 1)), tf.int64)) % count
-                image, mask = _copy_paste(image, mask, *fetch(donor), element_seed)
-            image, mask = augment(image, mask, augmentations, element_seed)
-            return _scale_input(image, config), mask
-
-        return (
-            tf.data.Dataset.from_tensor_slices(order)
-            .map(augmented, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-            .batch(batch_size)
-        )
-
-    dataset = tf.data.Dataset.range(first_epoch, end_epoch).flat_map(epoch_batches)
-    return dataset.prefetch(tf.data.AUTOTUNE).with_options(_pipeline_options())
-
-
-def evaluation_dataset(cache: SampleCache, config: CarSegConfig, batch_size: int) -> tf.data.Dataset:
-    """``(image, mask)`` batches of the cache in order, without augmentation (for validation)."""
-    import tensorflow as tf
-
-    fetch = _fetcher(cache)
-    dataset = (
-        tf.data.Dataset.range(len(cache))
-        .map(lambda index: _unpack(fetch(index), config), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-        .batch(batch_size)
-    )
-    return dataset.prefetch(tf.data.AUTOTUNE).with_options(_pipeline_options())
-
-
-def _unpack(pair: tuple[tf.Tensor, tf.Tensor], config: CarSegConfig) -> tuple[tf.Tensor, tf.Tensor]:
-    image, mask = pair
-    return _scale_input(image, config), mask
-
-
-def _pipeline_options() -> tf.data.Options:
-    """Deterministic order; each worker of a multi-worker run takes its share of the batches."""
-    import tensorflow as tf
-
-    options = tf.data.Options()
-    options.deterministic = True
-    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-    return options
-
-
-def _fetcher(cache: SampleCache) -> Callable[[tf.Tensor], tuple[tf.Tensor, tf.Tensor]]:
-    """``index -> (image, mask)`` from the in-memory cache as float32 ``[0, 255]`` and ``{0, 1}``."""
-    import tensorflow as tf
-
-    height, width = cache.images.shape[1:3]
-
-    def fetch(index: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        image, mask = tf.numpy_function(
-            lambda i: (cache.images[i], cache.masks[i]), [index], [tf.uint8, tf.uint8], stateful=False
-        )
-        image = tf.ensure_shape(tf.cast(image, tf.float32), [height, width, 3])
-        mask = tf.ensure_shape(tf.cast(mask[..., None], tf.float32), [height, width, 1])
-        return image, mask
-
-    return fetch
-
-
-def _scale_input(image: tf.Tensor, config: CarSegConfig) -> tf.Tensor:
-    """``[0, 255]`` float RGB -> network input, ``x * input_scale + input_offset`` like `preprocess`."""
-    return image * config.input_scale + config.input_offset
-
-
-# ---------------------------------------------------------------------------- augmentation
-def augment(
-    image: tf.Tensor, mask: tf.Tensor, augmentations: Augmentations, seed: tf.Tensor
-) -> tuple[tf.Tensor, tf.Tensor]:
-    """Random scale/crop, horizontal flip and colour jitter of one ``[0, 255]`` image and its mask."""
-    import tensorflow as tf
-
-    scale_seed, flip_seed, color_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 3))
-    if augmentations.scale:
-        image, mask = _rescale_and_place(image, mask, SCALE_RANGE, scale_seed)
-    if augmentations.flip:
-        flip = tf.random.stateless_uniform([], flip_seed) < 0.5
-        image = tf.where(flip, tf.image.flip_left_right(image), image)
-        mask = tf.where(flip, tf.image.flip_left_right(mask), mask)
-    if augmentations.color:
-        image = _color_jitter(image, color_seed)
-    return image, mask
-
-
-def _uniform_int(seed: tf.Tensor, low: int | tf.Tensor, high: int | tf.Tensor) -> tf.Tensor:
-    """A stateless random int32 in ``[low, high)``."""
-    import tensorflow as tf
-
-    return tf.random.stateless_uniform([], seed, minval=low, maxval=high, dtype=tf.int32)
-
-
-def _rescale_and_place(
-    image: tf.Tensor, mask: tf.Tensor, scale_range: tuple[float, float], seed: tf.Tensor
-) -> tuple[tf.Tensor, tf.Tensor]:
-    """Zoom by a random factor in ``scale_range`` (log-uniform) and put the result at a random
-    position in a frame of the original size: cropped when larger, padded with zeros when smaller.
-    """
-    import tensorflow as tf
-
-    scale_seed, y_seed, x_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 3))
-    height, width = image.shape[0], image.shape[1]
-    log_low, log_high = math.log(scale_range[0]), math.log(scale_range[1])
-    scale = tf.exp(tf.random.stateless_uniform([], scale_seed, log_low, log_high))
-    new_height = tf.maximum(tf.cast(tf.round(height * scale), tf.int32), 1)
-    new_width = tf.maximum(tf.cast(tf.round(width * scale), tf.int32), 1)
-    image = tf.image.resize(image, tf.stack([new_height, new_width]), "bilinear")
-    mask = tf.cast(tf.image.resize(mask, tf.stack([new_height, new_width]), "bilinear") >= 0.5, tf.float32)
-    # Top-left corner of the zoomed image in the output frame, then pad by a full frame on
-    # every side so one crop handles both zooming in and out.
-    top = _uniform_int(y_seed, -tf.maximum(new_height - height, 0), tf.maximum(height - new_height, 0) + 1)
-    left = _uniform_int(x_seed, -tf.maximum(new_width - width, 0), tf.maximum(width - new_width, 0) + 1)
-    begin = tf.stack([height - top, width - left, 0])
-    padding = [[height, height], [width, width], [0, 0]]
-    image = tf.slice(tf.pad(image, padding), begin, [height, width, 3])
-    mask = tf.slice(tf.pad(mask, padding), begin, [height, width, 1])
-    return image, mask
-
-
-def _copy_paste(
-    image: tf.Tensor, mask: tf.Tensor, donor_image: tf.Tensor, donor_mask: tf.Tensor, seed: tf.Tensor
-) -> tuple[tf.Tensor, tf.Tensor]:
-    """With probability `PASTE_PROBABILITY`, paste the car pixels of a donor sample, shrunk to a
-    random size at a random position, onto the image; the masks are united.
-    """
-    import tensorflow as tf
-
-    place_seed, apply_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
-    donor_image, donor_mask = _rescale_and_place(donor_image, donor_mask, PASTE_SCALE_RANGE, place_seed)
-    apply = tf.cast(tf.random.stateless_uniform([], apply_seed) < PASTE_PROBABILITY, tf.float32)
-    pasted = donor_mask * apply
-    return image * (1.0 - pasted) + donor_image * pasted, tf.maximum(mask, pasted)
-
-
-def _color_jitter(image: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
-    """Random brightness, contrast, saturation and hue of a ``[0, 255]`` RGB image."""
-    import tensorflow as tf
-
-    seeds = tf.unstack(tf.random.experimental.stateless_split(seed, 4))
-    image = image / 255.0
-    image = tf.image.stateless_random_brightness(image, 0.15, seeds[0])
-    image = tf.image.stateless_random_contrast(image, 0.75, 1.25, seeds[1])
-    image = tf.image.stateless_random_saturation(tf.clip_by_value(image, 0.0, 1.0), 0.7, 1.3, seeds[2])
-    image = tf.image.stateless_random_hue(image, 0.04, seeds[3])
-    return tf.clip_by_value(image, 0.0, 1.0) * 255.0

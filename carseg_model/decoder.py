@@ -7,7 +7,27 @@ import keras
 from carseg_model.config import DECODER_BLOCKS
 
 
-def upsample(
+@keras.saving.register_keras_serializable(package="carseg")
+class BilinearUpsample2x(keras.layers.Layer):
+    """Bilinear x2 upsampling that also works when height and width are open (``keep_aspect`` networks).
+
+    ``keras.layers.UpSampling2D(interpolation="bilinear")`` needs static sizes inside a
+    compiled function; this layer computes the new size from the tensor's runtime shape.
+    Models saved with ``UpSampling2D`` (carseg 0.1) still load: the two compute the same.
+    """
+
+    def call(self, inputs):  # noqa: D102
+        import tensorflow as tf
+
+        size = tf.shape(inputs)[1:3] * 2
+        return tf.image.resize(inputs, size, method="bilinear")
+
+    def compute_output_shape(self, input_shape):  # noqa: D102
+        batch, height, width, channels = input_shape
+        return (batch, None if height is None else 2 * height, None if width is None else 2 * width, channels)
+
+
+def transpose_block(
     filters: int,
     size: int,
     norm_type: str = "batchnorm",
@@ -29,7 +49,7 @@ def upsample(
     return block
 
 
-def separable_upsample(
+def separable_block(
     filters: int,
     size: int,
     norm_type: str = "batchnorm",
@@ -38,7 +58,7 @@ def separable_upsample(
 ) -> keras.Sequential:
     """1x1 Conv2D -> norm -> ReLU -> bilinear x2 -> DepthwiseConv2D(size) -> norm -> optional Dropout -> ReLU.
 
-    A depthwise-separable replacement for `upsample`: channels are mixed at the input's
+    A depthwise-separable replacement for `transpose_block`: channels are mixed at the input's
     resolution and only a depthwise filter runs at the doubled one, so a block costs
     about 1/8 of the multiply-adds of a 3x3 transposed convolution with the same filters.
     BatchNorm momentum is 0.9 (PyTorch's default) rather than Keras's 0.99: with 0.99 the
@@ -48,17 +68,15 @@ def separable_upsample(
     block = keras.Sequential(name=name)
     block.add(keras.layers.Conv2D(filters, 1, use_bias=False))
     _add_norm_dropout_relu(block, norm_type, apply_dropout=False, batchnorm_momentum=0.9)
-    block.add(keras.layers.UpSampling2D(2, interpolation="bilinear"))
+    block.add(BilinearUpsample2x())
     block.add(keras.layers.DepthwiseConv2D(size, padding="same", use_bias=False))
     _add_norm_dropout_relu(block, norm_type, apply_dropout, batchnorm_momentum=0.9)
     return block
 
 
-def decoder_block(
-    kind: str, filters: int, norm_type: str, apply_dropout: bool, name: str
-) -> keras.Sequential:
+def decoder_block(kind: str, filters: int, norm_type: str, apply_dropout: bool, name: str) -> keras.Sequential:
     """The upsampling block named by ``kind`` (one of `DECODER_BLOCKS`), 3x3 kernels."""
-    builders = {"transpose": upsample, "separable": separable_upsample}
+    builders = {"transpose": transpose_block, "separable": separable_block}
     if kind not in builders:
         raise ValueError(f"decoder block must be one of {DECODER_BLOCKS}; got {kind!r}")
     return builders[kind](filters, 3, norm_type, apply_dropout, name=name)

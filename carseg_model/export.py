@@ -40,7 +40,8 @@ def export_network(
 ) -> Path:
     """Write ``folder/<model file>`` and ``folder/carseg_config.json``; return the model file's path.
 
-    TFLite files have a fixed ``[1, H, W, 3]`` input: with an open batch size every
+    TFLite files have a ``[1, H, W, 3]`` input (H and W open for ``"keep_aspect"`` configs:
+    the TFLite backend sizes the input per photo shape): with an open batch size every
     ``Conv2DTranspose`` falls off XNNPACK (about 2x slower in float32, ~500x in int8);
     their transposed convolutions are rewritten as sub-pixel convolutions (see
     `carseg_model.subpixel`). ONNX files keep the batch size open (no cost in ONNX Runtime).
@@ -57,8 +58,10 @@ def export_network(
         raise ImportError("format='onnx' export needs tf2onnx and onnx: pip install 'carseg[export]'")
     import tensorflow as tf
 
+    from carseg_model.unet import input_dimensions  # imports Keras: only when exporting
+
     path = folder / exported_filename(format, quantize)
-    height, width = config.input_size
+    height, width = input_dimensions(config)
     if format == "onnx":
         spec = tf.TensorSpec([None, height, width, 3], tf.float32, name="image")
         network.export(str(path), format="onnx", input_signature=[spec], verbose=False)

@@ -3,16 +3,33 @@
 from __future__ import annotations
 
 import os
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from huggingface_hub import snapshot_download
 from huggingface_hub.errors import HFValidationError, LocalEntryNotFoundError
 
-from carseg_model import __version__
 from carseg_model.config import CONFIG_FILENAME
 from carseg_model.errors import ModelNotCachedError
+from carseg_model.version import __version__
 
 BUNDLED_DIR = Path(__file__).resolve().parent / "pretrained"
+
+
+@dataclass(frozen=True)
+class HubOptions:
+    """How to fetch a Hub repo: the download arguments of ``ModelHubMixin.from_pretrained``.
+
+    ``CarSegModel.from_pretrained(repo, revision=..., token=...)`` takes them as keywords;
+    they only matter when the model comes from the Hub (not for folders or bundled models).
+    ``HF_HUB_OFFLINE=1`` works like ``local_files_only=True``.
+    """
+
+    revision: str | None = None
+    token: str | bool | None = None
+    cache_dir: str | os.PathLike | None = None
+    local_files_only: bool = False
+    force_download: bool = False
 
 
 def bundled_models() -> list[str]:
@@ -35,19 +52,16 @@ def looks_like_path(name: str) -> bool:
 
 def resolve_model_folder(
     name_or_path: str | os.PathLike,
-    *,
-    revision: str | None = None,
-    token: str | bool | None = None,
-    cache_dir: str | os.PathLike | None = None,
-    local_files_only: bool = False,
-    force_download: bool = False,
+    hub: HubOptions | None = None,
     allow_patterns: list[str] | None = None,
 ) -> Path:
     """Return a local folder holding the model: ``name_or_path`` itself, a bundled model, or a Hub snapshot.
 
     A folder path wins over a bundled model's name (see `bundled_models`), which wins over a Hub
-    repo id. ``allow_patterns`` limits a download to those files (e.g. one exported model and its config).
+    repo id. ``hub`` says how to download (default `HubOptions()`); ``allow_patterns`` limits a
+    download to those files (e.g. one exported model and its config).
     """
+    hub = hub or HubOptions()
     path = Path(name_or_path).expanduser()
     if path.is_dir():
         return path
@@ -60,11 +74,7 @@ def resolve_model_folder(
         return Path(
             snapshot_download(
                 name,
-                revision=revision,
-                token=token,
-                cache_dir=cache_dir,
-                local_files_only=local_files_only,
-                force_download=force_download,
+                **asdict(hub),
                 allow_patterns=allow_patterns,
                 library_name="carseg",
                 library_version=__version__,
@@ -76,7 +86,7 @@ def resolve_model_folder(
         ) from error
     except LocalEntryNotFoundError as error:
         raise ModelNotCachedError(
-            f"{name} (revision {revision or 'main'}) is not in the local Hugging Face cache and downloading "
+            f"{name} (revision {hub.revision or 'main'}) is not in the local Hugging Face cache and downloading "
             "is off (HF_HUB_OFFLINE=1 or local_files_only=True) or the Hub is unreachable. Load it once "
             "while online, or pass a local folder written by save_pretrained."
         ) from error

@@ -5,27 +5,36 @@ from __future__ import annotations
 import io
 import os
 import warnings
-from typing import Union
 
 import numpy as np
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
-from carseg_model.errors import ImageTooLargeError, InvalidImageError
+from carseg_model.errors import ImageNotFoundError, ImageTooLargeError, InvalidImageError
 
-ImageInput = Union[str, os.PathLike, bytes, Image.Image, np.ndarray]
+ImageInput = str | os.PathLike | bytes | Image.Image | np.ndarray
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 """File suffixes carseg treats as images when it lists a folder (CLI, train.py, int8 calibration)."""
 
-_SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I")
+_NUMERIC_MODES = ("F", "I", "I;16", "I;16B", "I;16L", "I;16N")
+"""PIL modes whose pixels are numbers rather than 8-bit colours: read by the array rule of `load_image`."""
 
 
 def load_image(source: ImageInput, max_pixels: int) -> np.ndarray:
     """Return ``source`` as an ``(H, W, 3)`` uint8 RGB array, upright per its EXIF orientation.
 
-    Animated images give their first frame; transparent pixels are composited on white;
-    16-bit images are scaled to 8 bits. Raises `InvalidImageError` (a ``ValueError``) for
-    anything that is not a usable image and `ImageTooLargeError` above ``max_pixels``.
+    Animated images give their first frame; transparent pixels are composited on white.
+    Pixel values (arrays, and PIL modes ``F``, ``I``, ``I;16``: 16-bit PNGs, float TIFFs) are read by one rule:
+
+    - ``uint8``: as is; ``bool``: ``False`` -> 0, ``True`` -> 255;
+    - ``uint16``, and other integer arrays whose maximum is above 255: 16-bit, scaled to 8 bits;
+    - other integer arrays with values in 0..255: 8-bit;
+    - float arrays: values in [0, 1] are scaled by 255, values in [0, 255] are taken as they are;
+    - anything else (negative values, integers above 65535, floats above 255, NaN or inf) is refused.
+
+    Raises `InvalidImageError` (a ``ValueError``) for anything that is not a usable image,
+    `ImageNotFoundError` (also a ``FileNotFoundError``) for a path that names no file and
+    `ImageTooLargeError` above ``max_pixels``.
     """
     if isinstance(source, np.ndarray):
         return _array_to_rgb(source, max_pixels)
@@ -37,14 +46,17 @@ def load_image(source: ImageInput, max_pixels: int) -> np.ndarray:
         return _open_and_convert(io.BytesIO(source), max_pixels, name="the image bytes")
     if isinstance(source, (str, os.PathLike)):
         path = os.fspath(source)
+        if not path:
+            raise ImageNotFoundError("no image path given (an empty string); pass the path of a photo")
+        if os.path.isdir(path):
+            raise ImageNotFoundError(f"{path} is a folder, not an image file; pass the path of a photo in it")
         if not os.path.isfile(path):
-            raise FileNotFoundError(f"no such image file: {path}")
+            raise ImageNotFoundError(f"no such image file: {path}")
         if os.path.getsize(path) == 0:
             raise InvalidImageError(f"{path} is an empty file, not an image")
         return _open_and_convert(path, max_pixels, name=path)
     raise InvalidImageError(
-        f"cannot read an image from a {type(source).__name__}; pass a file path, bytes, "
-        "a PIL image or a numpy array"
+        f"cannot read an image from a {type(source).__name__}; pass a file path, bytes, a PIL image or a numpy array"
     )
 
 
@@ -68,7 +80,7 @@ def _pil_to_rgb(image: Image.Image, max_pixels: int, name: str) -> np.ndarray:
         image.seek(0)  # animated images: first frame
         if image.getexif().get(ExifTags.Base.Orientation, 1) != 1:
             image = ImageOps.exif_transpose(image)
-        if image.mode in _SIXTEEN_BIT_MODES:
+        if image.mode in _NUMERIC_MODES:
             return _array_to_rgb(np.asarray(image), max_pixels)
         if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
             return _flatten_alpha(np.asarray(image.convert("RGBA")))
@@ -95,16 +107,36 @@ def _array_to_rgb(array: np.ndarray, max_pixels: int) -> np.ndarray:
 
 
 def _to_uint8(array: np.ndarray) -> np.ndarray:
-    if array.dtype == np.uint8:
+    """Pixel values -> uint8 by the rule in `load_image`."""
+    kind = array.dtype.kind
+    if kind == "b":
+        return array.astype(np.uint8) * np.uint8(255)
+    if kind == "u" and array.dtype.itemsize == 1:
         return array
-    if array.dtype == np.uint16 or (array.dtype == np.int32 and array.min() >= 0 and array.max() <= 65535):
-        return (array.astype(np.float32) / 257.0).round().astype(np.uint8)
-    if np.issubdtype(array.dtype, np.floating):
-        if not np.isfinite(array).all() or array.min() < 0.0 or array.max() > 1.0:
-            raise InvalidImageError("a float image array must hold finite values in [0, 1]")
-        return (array * 255.0).round().astype(np.uint8)
+    if kind in "ui":
+        low, high = int(array.min()), int(array.max())
+        if low < 0 or high > 65535:
+            raise InvalidImageError(
+                f"an integer image array must hold values in 0..255 (8-bit) or 0..65535 (16-bit); "
+                f"got {array.dtype} values from {low} to {high}"
+            )
+        if (kind == "u" and array.dtype.itemsize == 2) or high > 255:
+            return (array.astype(np.float32) / 257.0).round().astype(np.uint8)
+        return array.astype(np.uint8)
+    if kind == "f":
+        if not np.isfinite(array).all():
+            raise InvalidImageError(
+                "a float image array holds NaN or infinite values; use values in [0, 1] or [0, 255]"
+            )
+        low, high = float(array.min()), float(array.max())
+        if low < 0.0 or high > 255.0:
+            raise InvalidImageError(
+                f"a float image array must hold values in [0, 1] or [0, 255]; got values from {low:g} to {high:g}"
+            )
+        scale = 255.0 if high <= 1.0 else 1.0
+        return (array.astype(np.float32) * np.float32(scale)).round().astype(np.uint8)
     raise InvalidImageError(
-        f"unsupported image array dtype {array.dtype}; use uint8 (0..255), uint16 or float in [0, 1]"
+        f"unsupported image array dtype {array.dtype}; use uint8 (0..255), uint16, other integers or float"
     )
 
 
@@ -121,5 +153,6 @@ def _check_size(width: int, height: int, max_pixels: int, name: str) -> None:
     if width * height > max_pixels:
         raise ImageTooLargeError(
             f"{name} has {width}x{height} = {width * height:,} pixels, above the limit of "
-            f"{max_pixels:,}; downscale it first or raise max_pixels"
+            f"{max_pixels:,}; downscale it first, or raise the limit: "
+            "CarSegModel.from_pretrained(..., max_pixels=N) or model.config = model.config.replace(max_pixels=N)"
         )

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from carseg_model.errors import ImageTooLargeError, InvalidImageError
+from carseg_model.errors import ImageNotFoundError, ImageTooLargeError, InvalidImageError
 from carseg_model.image_io import load_image
 
 PHOTO = Path(__file__).resolve().parent.parent / "space" / "examples" / "node-opencv_car1.jpg"
@@ -54,7 +54,7 @@ def test_special_modes(photo):
     small = Image.fromarray(photo).resize((64, 48))
     cmyk = load_image(_encode(small.convert("CMYK"), "JPEG"), LIMIT)
     assert cmyk.shape == (48, 64, 3) and cmyk.dtype == np.uint8
-    sixteen = Image.fromarray((np.asarray(small.convert("L")).astype(np.uint16) * 257))
+    sixteen = Image.fromarray(np.asarray(small.convert("L")).astype(np.uint16) * 257)
     loaded = load_image(_encode(sixteen, "PNG"), LIMIT)
     assert loaded.shape == (48, 64, 3)
     assert np.abs(loaded[:, :, 0].astype(int) - np.asarray(small.convert("L"))).max() <= 1
@@ -73,9 +73,13 @@ def test_special_modes(photo):
         (np.zeros((0, 10, 3), np.uint8), InvalidImageError, "empty"),
         (np.zeros((10, 10, 2), np.uint8), InvalidImageError, "shape"),
         (np.zeros((10,), np.uint8), InvalidImageError, "shape"),
-        (np.zeros((10, 10, 3), np.int64), InvalidImageError, "dtype"),
-        (np.zeros((10, 10, 3), bool), InvalidImageError, "dtype"),
-        (np.full((10, 10, 3), 2.0), InvalidImageError, r"\[0, 1\]"),
+        (np.full((10, 10, 3), -1, np.int32), InvalidImageError, "0..255 .* 0..65535"),
+        (np.full((10, 10, 3), 70_000, np.int64), InvalidImageError, "0..65535"),
+        (np.full((10, 10, 3), 300.0), InvalidImageError, r"\[0, 1\] or \[0, 255\]"),
+        (np.full((10, 10, 3), -0.5, np.float32), InvalidImageError, r"\[0, 1\] or \[0, 255\]"),
+        (np.full((10, 10, 3), np.nan, np.float32), InvalidImageError, "NaN"),
+        (np.full((10, 10, 3), np.inf), InvalidImageError, "NaN or infinite"),
+        (np.zeros((10, 10, 3), np.complex64), InvalidImageError, "dtype complex64"),
         (np.zeros((100, 100, 3), np.uint8), ImageTooLargeError, "above the limit of 9,999"),
         (12345, InvalidImageError, "int"),
     ],
@@ -101,6 +105,64 @@ def test_large_file_is_refused_before_decoding(tmp_path):
 def test_missing_and_empty_files(tmp_path):
     with pytest.raises(FileNotFoundError, match="no such image file"):
         load_image(tmp_path / "nope.jpg", LIMIT)
+    for source, message in [(tmp_path / "nope.jpg", "no such image file"), (tmp_path, "is a folder"), ("", "empty")]:
+        with pytest.raises(ImageNotFoundError, match=message) as raised:
+            load_image(source, LIMIT)
+        assert isinstance(raised.value, InvalidImageError) and isinstance(raised.value, ValueError)
+        assert isinstance(raised.value, FileNotFoundError)
     (tmp_path / "empty.jpg").write_bytes(b"")
     with pytest.raises(InvalidImageError, match="empty file"):
         load_image(tmp_path / "empty.jpg", LIMIT)
+
+
+def test_too_large_says_how_to_raise_the_limit():
+    with pytest.raises(
+        ImageTooLargeError, match=r"from_pretrained\(\.\.\., max_pixels=N\).*config\.replace\(max_pixels=N\)"
+    ):
+        load_image(np.zeros((100, 100, 3), np.uint8), max_pixels=9_999)
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.int16, np.int32, np.int64, np.uint32, np.uint64])
+def test_integer_arrays_with_values_up_to_255_are_8_bit(photo, dtype):
+    """An int32 array holding 0..255 used to be taken for 16-bit: all black."""
+    values = photo // 2 if dtype == np.int8 else photo  # int8 holds up to 127
+    assert np.array_equal(load_image(values.astype(dtype), LIMIT), values)
+
+
+def test_integer_arrays_above_255_and_uint16_are_16_bit(photo):
+    sixteen = photo.astype(np.int32) * 257
+    assert np.array_equal(load_image(sixteen, LIMIT), photo)
+    assert np.array_equal(load_image(sixteen.astype(np.uint16), LIMIT), photo)
+    big_endian = sixteen.astype(">u2")
+    assert np.array_equal(load_image(big_endian, LIMIT), photo)
+
+
+def test_float_arrays_in_0_1_or_0_255(photo):
+    assert np.array_equal(load_image(photo.astype(np.float32) / 255, LIMIT), photo)
+    assert np.array_equal(load_image(photo.astype(np.float32), LIMIT), photo)
+    assert np.array_equal(load_image(photo.astype(np.float16), LIMIT), photo)
+
+
+def test_bool_arrays_are_black_and_white():
+    mask = np.zeros((4, 6), bool)
+    mask[1:3, 2:5] = True
+    loaded = load_image(mask, LIMIT)
+    assert loaded.dtype == np.uint8 and set(np.unique(loaded)) == {0, 255}
+    assert np.array_equal(loaded[:, :, 0] == 255, mask)
+
+
+def test_float_and_integer_pil_images_and_tiffs(photo, tmp_path):
+    """PIL modes F and I (e.g. 32-bit float TIFFs) came out black."""
+    gray = photo[:, :, 1]
+    expected = np.dstack([gray] * 3)
+    assert np.array_equal(load_image(Image.fromarray(gray.astype(np.float32) / 255), LIMIT), expected)
+    assert np.array_equal(load_image(Image.fromarray(gray.astype(np.float32)), LIMIT), expected)
+    assert np.array_equal(load_image(Image.fromarray(gray.astype(np.int32)), LIMIT), expected)
+    for values in (gray.astype(np.float32) / 255, gray.astype(np.float32), gray.astype(np.int32)):
+        path = tmp_path / "photo.tif"
+        Image.fromarray(values).save(path)
+        assert Image.open(path).mode in ("F", "I")
+        assert np.array_equal(load_image(path, LIMIT), expected), values.dtype
+    Image.fromarray(np.full((4, 4), 1000.0, np.float32)).save(tmp_path / "hdr.tif")
+    with pytest.raises(InvalidImageError, match=r"\[0, 1\] or \[0, 255\]"):
+        load_image(tmp_path / "hdr.tif", LIMIT)

@@ -1,4 +1,4 @@
-"""Dice loss and the Dice / IoU metrics used to train and evaluate carseg.
+"""Dice loss (alone or with binary cross-entropy) and the Dice / IoU metrics used to train and evaluate carseg.
 
 All three reduce like the seed's Dice: sums over height, width and channels of
 each image, then the mean over the batch. They are registered as Keras-serializable
@@ -26,6 +26,12 @@ def dice_coef(y_true, y_pred, smooth: float = 1.0):
 def dice_loss(y_true, y_pred):
     """``1 - dice_coef``: the training loss."""
     return 1.0 - dice_coef(y_true, y_pred)
+
+
+@keras.saving.register_keras_serializable(package="carseg")
+def dice_bce_loss(y_true, y_pred):
+    """Dice loss plus binary cross-entropy (steadier gradients while the masks are still poor)."""
+    return dice_loss(y_true, y_pred) + ops.mean(keras.losses.binary_crossentropy(y_true, y_pred))
 
 
 @keras.saving.register_keras_serializable(package="carseg")

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from carseg_model.losses import dice_coef, dice_loss, iou_coef
+from carseg_model.losses import dice_bce_loss, dice_coef, dice_loss, iou_coef
 
 
 def _masks(*rows: list[int]) -> np.ndarray:
@@ -44,10 +44,17 @@ def test_soft_predictions_and_smooth_argument():
     assert float(dice_coef(y_true, y_pred, smooth=0)) == pytest.approx(0.5, abs=1e-6)
 
 
+def test_dice_bce_adds_the_mean_binary_cross_entropy():
+    y_true, y_pred = _masks([1, 0]), _masks([0.8, 0.1])
+    cross_entropy = -(np.log(0.8) + np.log(0.9)) / 2
+    expected = float(dice_loss(y_true, y_pred)) + cross_entropy
+    assert float(dice_bce_loss(y_true, y_pred)) == pytest.approx(expected, abs=1e-5)
+
+
 def test_registered_for_serialization():
     import keras
 
-    for function in (dice_coef, dice_loss, iou_coef):
+    for function in (dice_coef, dice_loss, dice_bce_loss, iou_coef):
         name = keras.saving.get_registered_name(function)
         assert name == f"carseg>{function.__name__}"
         assert keras.saving.get_registered_object(name) is function

@@ -4,34 +4,35 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterable, Sequence
-from dataclasses import asdict
-from itertools import islice
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from huggingface_hub import EvalResult, ModelCard, ModelCardData, ModelHubMixin
+from huggingface_hub import ModelCard, ModelHubMixin
 
 from carseg_model.backends import Backend, KerasBackend, load_exported, set_tensorflow_threads
-from carseg_model.config import CONFIG_FILENAME, CarSegConfig
-from carseg_model.errors import ModelFolderError
+from carseg_model.card import render_model_card
+from carseg_model.chunks import batched
+from carseg_model.config import CONFIG_FILENAME, CarSegConfig, check_threshold
+from carseg_model.defaults import BATCH_SIZE
+from carseg_model.errors import InvalidImageError, ModelFolderError, PhotoError
 from carseg_model.export import RepresentativeImages, export_network
 from carseg_model.formats import BACKENDS, KERAS_FILES, exported_filename, format_of
-from carseg_model.hub import BUNDLED_DIR, resolve_model_folder
+from carseg_model.hub import BUNDLED_DIR, HubOptions, resolve_model_folder
 from carseg_model.image_io import ImageInput, load_image
 from carseg_model.preprocessing import preprocess, upsample_probabilities
 from carseg_model.result import SegmentationResult
+from carseg_model.saving import load_network, save_network
 
 if TYPE_CHECKING:
     import keras
 
-PACKAGE_DIR = Path(__file__).resolve().parent
-MODEL_CARD_TEMPLATE = (PACKAGE_DIR / "model_card.md").read_text(encoding="utf-8")
 DEFAULT_MODEL = str(BUNDLED_DIR / "carseg-unet-mobilenetv2")
 """The bundled, trained default model (a folder inside the package; works offline)."""
 
-TAGS = ["image-segmentation", "car-segmentation", "unet", "mobilenetv2", "carseg"]
+ERROR_HANDLING = ("raise", "return")
+"""What `CarSegModel.predict_batch` does with a photo it cannot use: raise, or return a `PhotoError` in its place."""
 
 
 class CarSegModel(
@@ -57,7 +58,7 @@ class CarSegModel(
     ) -> None:
         self.config = config if config is not None else CarSegConfig()
         if network is None and backend is None:
-            from carseg_model.segmenter import build_unet
+            from carseg_model.unet import build_unet
 
             network = build_unet(self.config)
         self.network = network
@@ -70,23 +71,53 @@ class CarSegModel(
         return self.predict_batch([image], threshold=threshold)[0]
 
     def predict_batch(
-        self, images: Iterable[ImageInput], batch_size: int = 16, threshold: float | None = None
-    ) -> list[SegmentationResult]:
-        """Segment many photos, ``batch_size`` at a time through the network."""
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1; got {batch_size}")
-        threshold = self.config.threshold if threshold is None else threshold
-        if not 0.0 <= threshold <= 1.0:
-            raise ValueError(f"threshold must be in [0, 1]; got {threshold}")
-        results: list[SegmentationResult] = []
-        iterator = iter(images)
-        while chunk := list(islice(iterator, batch_size)):
-            photos = [load_image(source, self.config.max_pixels) for source in chunk]
-            probabilities = self.predict_probabilities(np.stack([preprocess(p, self.config) for p in photos]))
-            for photo, probability in zip(photos, probabilities):
-                full_size = upsample_probabilities(probability, photo.shape[:2])
-                results.append(SegmentationResult(photo, full_size, float(threshold)))
+        self,
+        images: Iterable[ImageInput],
+        batch_size: int = BATCH_SIZE,
+        threshold: float | None = None,
+        errors: str = "raise",
+    ) -> list[SegmentationResult | PhotoError]:
+        """Segment many photos, ``batch_size`` at a time through the network; one result per photo, in order.
+
+        ``threshold`` is a number in [0, 1] (strings are refused); default ``config.threshold``.
+        A photo that cannot be used (`InvalidImageError`: missing, not an image, too large)
+        raises with ``errors="raise"`` (the default); with ``errors="return"`` its place in the
+        list holds a `PhotoError` (``.source``, ``.error``) and the other photos still get results.
+        """
+        threshold = self.config.threshold if threshold is None else check_threshold(threshold)
+        if errors not in ERROR_HANDLING:
+            raise ValueError(f"errors must be one of {ERROR_HANDLING}; got {errors!r}")
+        results: list[SegmentationResult | PhotoError] = []
+        for chunk in batched(images, batch_size):
+            photos = [self._load_photo(source, errors) for source in chunk]
+            probabilities = self._probabilities_by_shape([p for p in photos if not isinstance(p, PhotoError)])
+            for photo in photos:
+                if isinstance(photo, PhotoError):
+                    results.append(photo)
+                else:
+                    full_size = upsample_probabilities(next(probabilities), photo.shape[:2])
+                    results.append(SegmentationResult(photo, full_size, threshold))
         return results
+
+    def _probabilities_by_shape(self, photos: list[np.ndarray]) -> Iterator[np.ndarray]:
+        """Network probabilities of each photo, in order; photos of one network input shape share a run."""
+        inputs = [preprocess(photo, self.config) for photo in photos]
+        by_shape: dict[tuple[int, ...], list[int]] = {}
+        for index, array in enumerate(inputs):
+            by_shape.setdefault(array.shape, []).append(index)
+        outputs: list[np.ndarray] = [np.empty(0)] * len(inputs)
+        for indices in by_shape.values():
+            for index, probability in zip(indices, self.predict_probabilities(np.stack([inputs[i] for i in indices]))):
+                outputs[index] = probability
+        return iter(outputs)
+
+    def _load_photo(self, source: ImageInput, errors: str) -> np.ndarray | PhotoError:
+        try:
+            return load_image(source, self.config.max_pixels)
+        except (InvalidImageError, OSError) as error:
+            if errors == "raise":
+                raise
+            return PhotoError(source, error)
 
     def predict_probabilities(self, batch: np.ndarray) -> np.ndarray:
         """Run the network on a preprocessed ``(N, H, W, 3)`` float32 batch -> ``(N, H, W)`` probabilities.
@@ -135,14 +166,8 @@ class CarSegModel(
 
     # --------------------------------------------------------------- save / load
     def _save_pretrained(self, save_directory: Path) -> None:
-        """Write the Keras unzipped layout, ``carseg_config.json`` and the model card."""
-        import keras
-
-        network = self._require_network("save_pretrained")
-        if getattr(network, "optimizer", None) is not None:  # a compiled training model: drop its state
-            network = keras.Model.from_config(self.network.get_config())
-            network.set_weights(self.network.get_weights())
-        keras.saving.save_model(network, save_directory, zipped=False)
+        """Write the Keras unzipped layout (no optimizer state), ``carseg_config.json`` and the model card."""
+        save_network(self._require_network("save_pretrained"), save_directory)
         self.config.save(save_directory)
         self.generate_model_card().save(save_directory / "README.md")
 
@@ -154,11 +179,10 @@ class CarSegModel(
         backend: str | None = None,
         quantize: str | None = None,
         num_threads: int | None = None,
-        revision: str | None = None,
-        token: str | bool | None = None,
-        cache_dir: str | os.PathLike | None = None,
-        local_files_only: bool = False,
-        force_download: bool = False,
+        threshold: float | None = None,
+        test_time_flip: bool | None = None,
+        max_pixels: int | None = None,
+        **hub_options: Any,
     ) -> CarSegModel:
         """Load a model from a local folder, a bundled model's name, a Hub repo id or an exported file.
 
@@ -170,8 +194,11 @@ class CarSegModel(
         ``quantize`` picks ``model_fp16.tflite`` / ``model_int8.tflite``). A ``.tflite`` or
         ``.onnx`` file path loads that file with the ``carseg_config.json`` beside it.
         ``num_threads`` caps the CPU threads of the runtime (default: the runtime's own).
-        ``revision``, ``token``, ``cache_dir``, ``local_files_only`` and ``force_download``
-        are passed to the Hub download (for an exported backend only its file and the
+        ``threshold``, ``test_time_flip`` and ``max_pixels`` override the saved config's
+        prediction settings (later: ``model.config = model.config.replace(max_pixels=...)``).
+        ``hub_options`` are `HubOptions`: ``revision``, ``token``, ``cache_dir``,
+        ``local_files_only`` and ``force_download``, as in ``ModelHubMixin.from_pretrained``;
+        they are passed to the Hub download (for an exported backend only its file and the
         config are fetched); ``HF_HUB_OFFLINE=1`` loads from the cache only.
         """
         path = Path(pretrained_model_name_or_path).expanduser()
@@ -180,45 +207,35 @@ class CarSegModel(
                 raise ValueError(
                     f"{path.name} is loaded as it is: leave backend/quantize unset, or pass its folder instead"
                 )
-            return cls.from_exported(path, num_threads=num_threads)
-        return cls._from_pretrained(
-            model_id=os.fspath(pretrained_model_name_or_path),
-            revision=revision,
-            cache_dir=cache_dir,
-            force_download=force_download,
-            local_files_only=local_files_only,
-            token=token,
-            backend=backend or "keras",
-            quantize=quantize,
-            num_threads=num_threads,
-        )
+            model = cls.from_exported(path, num_threads=num_threads)
+        else:
+            model = cls._from_pretrained(
+                model_id=os.fspath(pretrained_model_name_or_path),
+                backend=backend or "keras",
+                quantize=quantize,
+                num_threads=num_threads,
+                **hub_options,
+            )
+        settings = {"threshold": threshold, "test_time_flip": test_time_flip, "max_pixels": max_pixels}
+        changes = {name: value for name, value in settings.items() if value is not None}
+        if changes:
+            model.config = model.config.replace(**changes)
+        return model
 
     @classmethod
     def _from_pretrained(
         cls,
         *,
         model_id: str,
-        revision: str | None,
-        cache_dir: str | os.PathLike | None,
-        force_download: bool,
-        local_files_only: bool,
-        token: str | bool | None,
         backend: str = "keras",
         quantize: str | None = None,
         num_threads: int | None = None,
-        **model_kwargs: Any,
+        **hub_options: Any,
     ) -> CarSegModel:
+        """``ModelHubMixin``'s loading hook: ``hub_options`` are the `HubOptions` fields."""
         _check_load_arguments(backend, quantize, num_threads)
         files = None if backend == "keras" else [CONFIG_FILENAME, exported_filename(backend, quantize)]
-        folder = resolve_model_folder(
-            model_id,
-            revision=revision,
-            token=token,
-            cache_dir=cache_dir,
-            local_files_only=local_files_only,
-            force_download=force_download,
-            allow_patterns=files,
-        )
+        folder = resolve_model_folder(model_id, HubOptions(**hub_options), allow_patterns=files)
         return cls.from_folder(folder, backend=backend, quantize=quantize, num_threads=num_threads)
 
     @classmethod
@@ -249,10 +266,7 @@ class CarSegModel(
         config = CarSegConfig.load(folder)
         if num_threads is not None:
             set_tensorflow_threads(num_threads)
-        import keras
-
-        network = keras.saving.load_model(folder, compile=False, safe_mode=True)
-        return cls(config, network)
+        return cls(config, load_network(folder))
 
     @classmethod
     def from_exported(cls, path: str | os.PathLike, num_threads: int | None = None) -> CarSegModel:
@@ -264,28 +278,9 @@ class CarSegModel(
 
     # ----------------------------------------------------------------- model card
     def generate_model_card(self, *args: Any, **kwargs: Any) -> ModelCard:
-        """Render the model card from ``model_card.md`` and the facts in ``config.card``."""
-        card = self.config.card
-        model_name = card.get("model_name", "carseg-unet-mobilenetv2")
-        card_data = ModelCardData(
-            library_name="keras",
-            pipeline_tag="image-segmentation",
-            license=card.get("license", "apache-2.0"),
-            tags=TAGS,
-            datasets=[d["name"] for d in card.get("datasets", [])] or None,
-            model_name=model_name,
-            eval_results=_eval_results(card.get("metrics", [])) or None,
-        )
-        return ModelCard.from_template(
-            card_data,
-            template_str=MODEL_CARD_TEMPLATE,
-            model_name=model_name,
-            repo_id=card.get("repo_id", f"<user>/{model_name}"),
-            config=asdict(self.config),
-            card=card,
-            parameters=self._require_network("generate_model_card").count_params(),
-            **kwargs,
-        )
+        """The model card, rendered by `carseg_model.card.render_model_card` (the mixin's template arguments are unused)."""
+        parameters = self._require_network("generate_model_card").count_params()
+        return ModelCard(render_model_card(self.config, parameters))
 
 
 def _check_load_arguments(backend: str, quantize: str | None, num_threads: int | None) -> None:
@@ -299,21 +294,3 @@ def _check_load_arguments(backend: str, quantize: str | None, num_threads: int |
 def _check_num_threads(num_threads: int | None) -> None:
     if num_threads is not None and (not isinstance(num_threads, int) or num_threads < 1):
         raise ValueError(f"num_threads must be a positive integer or None; got {num_threads!r}")
-
-
-def _eval_results(metrics: Sequence[dict[str, Any]]) -> list[EvalResult]:
-    """``model-index`` entries (Dice and IoU per dataset) for the card's YAML."""
-    return [
-        EvalResult(
-            task_type="image-segmentation",
-            task_name="Car segmentation",
-            dataset_type=m["dataset"],
-            dataset_name=m["dataset"],
-            dataset_split=m.get("split", "validation"),
-            metric_type=metric,
-            metric_name=f"Mean {metric.capitalize() if metric == 'dice' else metric.upper()}",
-            metric_value=round(float(m[metric]), 4),
-        )
-        for m in metrics
-        for metric in ("dice", "iou")
-    ]

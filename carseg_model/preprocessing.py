@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 import cv2
 import numpy as np
 
-from carseg_model.config import CarSegConfig
+from carseg_model.config import CarSegConfig, network_input_size
+
+Pixels = TypeVar("Pixels")
 
 
 def resize_image(image: np.ndarray, size: tuple[int, int], method: str) -> np.ndarray:
@@ -20,12 +24,20 @@ def resize_image(image: np.ndarray, size: tuple[int, int], method: str) -> np.nd
     return cv2.resize(image, (width, height), interpolation=interpolation)
 
 
+def scale_pixels(image: Pixels, config: CarSegConfig) -> Pixels:
+    """Float RGB in 0..255 -> network input: ``image * input_scale + input_offset`` (the one place for it).
+
+    Works on float32 numpy arrays and TensorFlow tensors alike and keeps their dtype
+    (inference, the training pipeline and int8 calibration all scale pixels here).
+    """
+    return image * config.input_scale + config.input_offset  # type: ignore[operator]
+
+
 def preprocess(image: np.ndarray, config: CarSegConfig) -> np.ndarray:
-    """RGB uint8 photo of any size -> float32 ``(H, W, 3)`` network input as the config says."""
-    scaled = resize_image(image, config.input_size, config.resize_method).astype(np.float32)
-    scaled *= np.float32(config.input_scale)
-    scaled += np.float32(config.input_offset)
-    return scaled
+    """RGB uint8 photo of any size -> float32 ``(H, W, 3)`` network input as the config says
+    (its size is `network_input_size`)."""
+    size = network_input_size(image.shape[:2], config)
+    return scale_pixels(resize_image(image, size, config.resize_method).astype(np.float32), config)
 
 
 def upsample_probabilities(probabilities: np.ndarray, size: tuple[int, int]) -> np.ndarray:

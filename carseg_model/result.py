@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
 
-DEFAULT_OVERLAY_COLOR = (255, 40, 120)
+from carseg_model.colors import parse_color
+from carseg_model.config import check_threshold
+from carseg_model.defaults import OVERLAY_COLOR, OVERLAY_OPACITY
 
 
 @dataclass(frozen=True)
@@ -36,9 +39,7 @@ class SegmentationResult:
 
     def with_threshold(self, threshold: float) -> SegmentationResult:
         """The same prediction cut at another threshold (no new network run)."""
-        if not 0.0 <= threshold <= 1.0:
-            raise ValueError(f"threshold must be in [0, 1]; got {threshold}")
-        return replace(self, threshold=float(threshold))
+        return replace(self, threshold=check_threshold(threshold))
 
     def mask_image(self) -> np.ndarray:
         """``(H, W)`` uint8 mask, 255 for car and 0 elsewhere (what a mask PNG holds)."""
@@ -46,19 +47,19 @@ class SegmentationResult:
 
     def overlay(
         self,
-        color: tuple[int, int, int] = DEFAULT_OVERLAY_COLOR,
-        opacity: float = 0.5,
+        color: str | Sequence[int] = OVERLAY_COLOR,
+        opacity: float = OVERLAY_OPACITY,
         outline_width: int | None = None,
     ) -> np.ndarray:
         """The photo with the car tinted in ``color`` at ``opacity`` and outlined.
 
+        ``color`` is ``(R, G, B)`` or any text `carseg_model.colors.parse_color` reads (``"#ff2878"``, ``"red"``).
         ``outline_width`` is in pixels; ``None`` scales it with the photo, ``0`` draws none.
         Returns ``(H, W, 3)`` uint8 RGB.
         """
         if not 0.0 <= opacity <= 1.0:
             raise ValueError(f"opacity must be in [0, 1]; got {opacity}")
-        if len(color) != 3 or not all(0 <= int(c) <= 255 for c in color):
-            raise ValueError(f"color must be three 0..255 values (R, G, B); got {color}")
+        color = parse_color(color if isinstance(color, str) else tuple(int(c) for c in color))
         mask = self.mask
         tinted = self.image.copy()
         tint = np.asarray(color, dtype=np.float32)
@@ -67,7 +68,7 @@ class SegmentationResult:
             outline_width = max(1, round(min(mask.shape) / 250))
         if outline_width > 0:
             contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-            cv2.drawContours(tinted, contours, -1, tuple(int(c) for c in color), outline_width, cv2.LINE_AA)
+            cv2.drawContours(tinted, contours, -1, color, outline_width, cv2.LINE_AA)
         return tinted
 
     def cutout(self, soft_edges: bool = False) -> np.ndarray:

@@ -21,6 +21,8 @@ def test_mask_and_threshold(result):
     assert set(np.unique(result.mask_image())) == {0, 255}
     with pytest.raises(ValueError, match="threshold"):
         result.with_threshold(2)
+    with pytest.raises(ValueError, match="threshold must be a number"):
+        result.with_threshold("0.5")
 
 
 def test_overlay_tints_only_the_car(result):
@@ -33,8 +35,21 @@ def test_overlay_tints_only_the_car(result):
     assert green > 200 and red < 60 and blue < 60
     with pytest.raises(ValueError, match="opacity"):
         result.overlay(opacity=1.5)
-    with pytest.raises(ValueError, match="color"):
+    with pytest.raises(ValueError, match="not a colour"):
         result.overlay(color=(300, 0, 0))
+
+
+def test_overlay_takes_colour_names_and_defaults(result):
+    from carseg_model.defaults import OVERLAY_COLOR, OVERLAY_OPACITY
+
+    red = result.overlay(color=(255, 0, 0), outline_width=0)
+    assert np.array_equal(result.overlay(color="#ff0000", outline_width=0), red)
+    assert np.array_equal(result.overlay(color="red", outline_width=0), red)
+    assert np.array_equal(result.overlay(color=[255, 0, 0], outline_width=0), red)
+    default = result.overlay(OVERLAY_COLOR, OVERLAY_OPACITY, outline_width=0)
+    assert np.array_equal(result.overlay(outline_width=0), default)
+    with pytest.raises(ValueError, match="not a colour"):
+        result.overlay(color="no-such-colour")
 
 
 def test_cutout_is_rgba_with_transparent_background(result):

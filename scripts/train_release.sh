@@ -2,13 +2,19 @@
 # Reproduce a bundled model from ../shared/data:
 #   bash scripts/train_release.sh            -> carseg_model/pretrained/carseg-unet-mobilenetv2 (the default)
 #   bash scripts/train_release.sh separable  -> carseg_model/pretrained/carseg-unet-mobilenetv2-separable
-# (the argument is train.py's --decoder-block). Runs train.py exactly as users do, in two stages:
+# (the argument is train.py's --decoder-block). Runs train.py exactly as users do, in stages:
 #   1. runs/release[_separable]:    ImageNet encoder -> car photos (Roboflow, CamVid, DSMLR), 22 epochs
 #      at 288x384;
 #   2. runs/release[_separable]_ft: fine-tune that model with car-free photos added (OpenCV sample
-#      photos from Debian's opencv-doc, scripts/make_negatives.py), so photos without a car stay unmarked.
+#      photos from Debian's opencv-doc, scripts/make_negatives.py), so photos without a car stay unmarked;
+#   3. runs/release_scenes (default model only): "know what a car is" - fine-tune the stage-2 model into an
+#      aspect-true model (--input-shape keep_aspect, ~320x384 pixels) on multi-scale scenes (--scenes: crops
+#      of 320x384, pasted small cars and people/animals), the car-free photos of ../shared/data/negatives
+#      (15 % held out) and soft targets from the two DeepLabV3 teachers (--teachers; their labels are cached
+#      in the run folder on first use), half of DSMLR (--data-every 2: machine-made labels), cosine schedule.
 # DSMLR uses its teacher-or-parts pseudo-labels, seen through a folder of links (images/ + masks/).
-# Run it again after an interruption: each stage resumes from its last checkpoint.
+# The bundled model is the last stage's. Run it again after an interruption: each stage resumes from its
+# last checkpoint.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SHARED="${SHARED:-../shared}"
@@ -17,6 +23,7 @@ if [ "$DECODER_BLOCK" = transpose ]; then SUFFIX=""; else SUFFIX="_$DECODER_BLOC
 NAME="carseg-unet-mobilenetv2${SUFFIX//_/-}"
 STAGE1="runs/release$SUFFIX"
 STAGE2="runs/release${SUFFIX}_ft"
+STAGE3="runs/release${SUFFIX}_scenes"
 DATA=runs/release_data
 mkdir -p "$DATA/dsmlr_carparts"
 ln -sfn "$(realpath "$SHARED/data/dsmlr_carparts/images")" "$DATA/dsmlr_carparts/images"
@@ -28,6 +35,18 @@ CAR_DATA=(
     --data "$SHARED/data/camvid_cars" --car-values 8 --data-license "CC BY-NC 4.0 (non-commercial)"
     --data "$DATA/dsmlr_carparts" --car-values 255
     --data-license "research use with citation (Pasupa et al. 2021); masks: VOC DeepLabV3 teacher pseudo-labels ∪ annotated parts"
+)
+NEGATIVES="$SHARED/data/negatives"
+NEGATIVE_DATA=(
+    --negatives "$NEGATIVES/debian_wallpapers"
+    --negatives-license "GPL-2+ / LGPL-3 (Debian plasma-workspace-wallpapers, mate-backgrounds)"
+    --negatives "$NEGATIVES/msrc_v2" --negatives-license "MSRC v2 (Microsoft Research Cambridge): non-commercial research"
+    --negatives "$NEGATIVES/opencv_samples"
+    --negatives-license "Apache-2.0 / BSD-3-Clause (Debian opencv-doc; third-party sample photos: research/test use)"
+    --negatives "$NEGATIVES/oxford_pet_subset" --negatives-license "CC BY-SA 4.0 (Oxford-IIIT Pet)"
+    --negatives "$NEGATIVES/skimage_data"
+    --negatives-license "public domain / CC0 (scikit-image data; the motorcycle photo: research use)"
+    --negatives "$NEGATIVES/sklearn_images" --negatives-license "CC BY 2.0 (scikit-learn sample images)"
 )
 
 if [ -f "$STAGE1/run_config.json" ]; then
@@ -49,6 +68,20 @@ else
         --learning-rate 1e-4 --loss dice_bce --seed 7 --output "$STAGE2"
 fi
 
+LAST="$STAGE2"
+if [ "$DECODER_BLOCK" = transpose ]; then
+    LAST="$STAGE3"
+    if [ -f "$STAGE3/run_config.json" ]; then
+        .venv/bin/python train.py --resume "$STAGE3"
+    else
+        .venv/bin/python train.py "${CAR_DATA[@]}" --data-every 1 --data-every 1 --data-every 2 \
+            "${NEGATIVE_DATA[@]}" --teachers "$SHARED/teachers" \
+            --init-from "$STAGE2/model" --model-name "$NAME" --scenes --crop 320x384 --input-size 320x384 \
+            --input-shape keep_aspect --epochs 4 --learning-rate 2e-4 --lr-schedule cosine --loss dice_bce \
+            --batch-size 8 --seed 7 --output "$STAGE3"
+    fi
+fi
+
 rm -rf "carseg_model/pretrained/$NAME"
 mkdir -p carseg_model/pretrained
-cp -r "$STAGE2/model" "carseg_model/pretrained/$NAME"
+cp -r "$LAST/model" "carseg_model/pretrained/$NAME"

@@ -9,13 +9,14 @@ and reuses the session's cached prediction when only the style changes.
 from __future__ import annotations
 
 import argparse
+import errno
 import hashlib
 import io
 import os
+import socket
 import sys
-import tempfile
+import threading
 import time
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,20 +24,28 @@ from pathlib import Path
 import gradio as gr
 import numpy as np
 from gradio.utils import get_upload_folder
-from PIL import Image, ImageColor
+from PIL import Image
 
 try:
     import carseg_model  # noqa: F401  (a Space installs it from requirements.txt)
 except ModuleNotFoundError:  # running from a checkout of the repository
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from carseg_model import DEFAULT_MODEL, CarSegModel, InvalidImageError, SegmentationResult  # noqa: E402
+from carseg_model import (  # noqa: E402
+    DEFAULT_MODEL,
+    CarSegModel,
+    ImageTooLargeError,
+    InvalidImageError,
+    SegmentationResult,
+)
+from carseg_model.colors import parse_color  # noqa: E402
+from carseg_model.defaults import JPEG_QUALITY, OVERLAY_COLOR, OVERLAY_OPACITY  # noqa: E402
+from carseg_model.files import atomic_write  # noqa: E402
 
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
 MAX_PIXELS = 25_000_000
 """Largest photo the Space accepts: a 24 MP camera photo; keeps one request under ~0.5 GB."""
-DEFAULT_COLOR = "#ff2878"
-DEFAULT_OPACITY = 0.5
+DEFAULT_COLOR = "#{:02x}{:02x}{:02x}".format(*OVERLAY_COLOR)
 QUEUE_SIZE = 16
 CONCURRENCY = 2  # requests running at once (the free Space has 2 CPU cores)
 
@@ -72,21 +81,29 @@ class Rendering:
 class CarSegSpace:
     """The Space's event functions around one loaded model."""
 
-    def __init__(self, model: CarSegModel, max_pixels: int = MAX_PIXELS) -> None:
+    def __init__(self, model: CarSegModel) -> None:
         self.model = model
-        self.max_pixels = min(max_pixels, model.config.max_pixels)
 
     def predict(self, photo: str | None, progress: gr.Progress) -> Prediction:
-        """Run the network on the photo at ``photo``; bad files become a `gr.Error` that says why."""
+        """Run the network on the photo at ``photo``; bad files become a `gr.Error` that says why.
+
+        The model's ``config.max_pixels`` (`MAX_PIXELS` for the Space: see `load_model`) refuses
+        huge photos after reading only the file's header.
+        """
         if photo is None:
             raise _error("No photo was sent: upload a photo or click an example.")
         name = Path(photo).name
-        _refuse_huge_photo(photo, name, self.max_pixels)
         progress(0.2, desc="Finding the car")
         start = time.perf_counter()
         try:
             result = self.model.predict(photo)
-        except (InvalidImageError, FileNotFoundError) as error:
+        except ImageTooLargeError as error:  # the library's advice (raise max_pixels) is not the visitor's
+            size = str(error).split(";")[0].replace(photo, name)
+            megapixels = self.model.config.max_pixels / 1e6
+            raise _error(
+                f"{size}; this demo takes photos up to {megapixels:.0f} megapixels; please downscale it and try again."
+            ) from error
+        except InvalidImageError as error:
             raise _error(f"{str(error).replace(photo, name)}. Please try another photo.") from error
         return Prediction(photo, result, time.perf_counter() - start)
 
@@ -128,7 +145,7 @@ class CarSegSpace:
     def example(self, photo: dict) -> tuple:
         """An example photo in the default style (cached by Gradio after its first use)."""
         _, *outputs = self.restyle(
-            photo, None, self.model.config.threshold, DEFAULT_COLOR, DEFAULT_OPACITY, gr.Progress()
+            photo, None, self.model.config.threshold, DEFAULT_COLOR, OVERLAY_OPACITY, gr.Progress()
         )
         return tuple(outputs)
 
@@ -153,32 +170,28 @@ def render(prediction: Prediction, threshold: float, color: str, opacity: float,
     )
 
 
-def parse_color(color: str) -> tuple[int, int, int]:
-    """A CSS colour as gr.ColorPicker sends it (``#ff2878``, ``rgb(255, 40, 120)``, ...) -> (r, g, b)."""
-    try:
-        return ImageColor.getrgb(color)[:3]
-    except (AttributeError, ValueError) as error:
-        raise ValueError(f"{color!r} is not a colour; use a hex colour such as {DEFAULT_COLOR}") from error
+_CACHE_LOCK = threading.Lock()
 
 
 def save_to_cache(image: np.ndarray, name: str) -> str:
     """Write ``image`` as ``name`` (``.png`` lossless, ``.jpg`` for display) into Gradio's cache; return its path.
 
     Like Gradio's own cache, the folder is named by the content's hash, so identical results
-    share a file; writing a temporary file and renaming it means a concurrent request that
-    produced the same bytes never serves a half-written file. Readable names make the
-    downloads readable (``car_mask.png``), and the PNGs are exactly the photo's size.
+    share a file, written once (`atomic_write`: a concurrent request never serves a
+    half-written file; the lock keeps two requests from writing the same file at once).
+    Readable names make the downloads readable (``car_mask.png``), and the PNGs are exactly
+    the photo's size.
     """
     image_format = Image.registered_extensions()[Path(name).suffix]
     buffer = io.BytesIO()
-    Image.fromarray(image).save(buffer, image_format, **({"quality": 90} if image_format == "JPEG" else {}))
+    Image.fromarray(image).save(buffer, image_format, quality=JPEG_QUALITY)
     data = buffer.getvalue()
-    folder = Path(get_upload_folder()) / hashlib.sha256(data).hexdigest()
-    folder.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=folder, suffix=".part", delete=False) as part:
-        part.write(data)
-    os.replace(part.name, folder / name)
-    return str(folder / name)
+    path = Path(get_upload_folder()) / hashlib.sha256(data).hexdigest() / name
+    with _CACHE_LOCK:
+        if not path.exists():
+            with atomic_write(path) as temporary:
+                temporary.write_bytes(data)
+    return str(path)
 
 
 def describe(prediction: Prediction, result: SegmentationResult, reused: bool) -> str:
@@ -189,22 +202,6 @@ def describe(prediction: Prediction, result: SegmentationResult, reused: bool) -
         f"**Car: {result.car_fraction:.1%} of the photo** · {timing} · "
         f"{width}×{height} px · threshold {result.threshold:.2f}"
     )
-
-
-def _refuse_huge_photo(path: str, name: str, max_pixels: int) -> None:
-    """Raise a `gr.Error` for photos above ``max_pixels``, reading only the file's header."""
-    limit = f"this demo takes photos up to {max_pixels / 1e6:.0f} megapixels; please downscale it and try again"
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as image:
-                width, height = image.size
-    except Image.DecompressionBombError as error:
-        raise _error(f"{name} is far too large ({error}); {limit}.") from error
-    except (OSError, SyntaxError, ValueError):
-        return  # not a readable image: carseg's loader says what is wrong
-    if width * height > max_pixels:
-        raise _error(f"{name} is {width}×{height} pixels ({width * height / 1e6:.1f} megapixels); {limit}.")
 
 
 def _photo_path(photo: dict | None) -> str | None:
@@ -239,9 +236,9 @@ def png_download(label: str, elem_id: str) -> gr.Image:
     )
 
 
-def build_demo(model: CarSegModel, max_pixels: int = MAX_PIXELS) -> gr.Blocks:
+def build_demo(model: CarSegModel) -> gr.Blocks:
     """The Space's page and API around ``model`` (queue configured; call ``.launch()``)."""
-    space = CarSegSpace(model, max_pixels)
+    space = CarSegSpace(model)
     with gr.Blocks(title="carseg: find the car in a photo", delete_cache=(3600, 3600), analytics_enabled=False) as demo:
         gr.Markdown(DESCRIPTION)
         cached = gr.State(None, time_to_live=3600)
@@ -264,7 +261,7 @@ def build_demo(model: CarSegModel, max_pixels: int = MAX_PIXELS) -> gr.Blocks:
                 )
                 with gr.Row():
                     color = gr.ColorPicker(DEFAULT_COLOR, label="Overlay colour")
-                    opacity = gr.Slider(0.0, 1.0, value=DEFAULT_OPACITY, step=0.05, label="Overlay opacity")
+                    opacity = gr.Slider(0.0, 1.0, value=OVERLAY_OPACITY, step=0.05, label="Overlay opacity")
             with gr.Column(scale=1):
                 info = gr.Markdown(EMPTY_INFO, label="Info", elem_id="info")
                 with gr.Tabs():
@@ -309,7 +306,7 @@ def build_demo(model: CarSegModel, max_pixels: int = MAX_PIXELS) -> gr.Blocks:
         )
         # An example shows its cached result in the default style: show the default controls too.
         examples.load_input_event.then(
-            lambda: (model.config.threshold, DEFAULT_COLOR, DEFAULT_OPACITY),
+            lambda: (model.config.threshold, DEFAULT_COLOR, OVERLAY_OPACITY),
             outputs=style,
             api_visibility="private",
             queue=False,
@@ -328,8 +325,9 @@ def build_demo(model: CarSegModel, max_pixels: int = MAX_PIXELS) -> gr.Blocks:
 
 
 def load_model(name: str) -> CarSegModel:
-    """Load the model and run it once, so the first visitor does not wait for TensorFlow's tracing."""
-    model = CarSegModel.from_pretrained(name)
+    """Load the model, refusing photos above `MAX_PIXELS`, and run it once, so the first visitor does not
+    wait for TensorFlow's tracing."""
+    model = CarSegModel.from_pretrained(name, max_pixels=MAX_PIXELS)
     model.predict(np.zeros((64, 64, 3), dtype=np.uint8))
     return model
 
@@ -357,10 +355,29 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    """Load the model once and serve the page until interrupted."""
+def port_problem(host: str, port: int) -> str | None:
+    """Why the server could not listen on ``host:port`` (bound the way Gradio binds), or None if it can."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                return f"port {port} is in use (another demo?); pass --port N to use another port"
+            return f"cannot listen on {host}:{port} ({error.strerror or error}); check --host and --port"
+    return None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Load the model once and serve the page until interrupted; exit code 2 if it cannot start."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # no TensorFlow start-up chatter
     args = parse_args(argv)
+    problem = port_problem(args.host, args.port)  # before the model loads: say it at once
+    if problem:
+        print(f"space/app.py: error: {problem}", file=sys.stderr)
+        return 2
     demo = build_demo(load_model(args.model))
     demo.launch(
         server_name=args.host,
@@ -369,7 +386,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         max_file_size="100mb",
         theme=gr.themes.Soft(),
     )
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

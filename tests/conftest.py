@@ -1,26 +1,23 @@
-"""Shared fixtures: real photos shipped with the project and small models built once per session."""
+"""Fixtures of the end-to-end tests: the loopback Hub, and a small untrained model built once per session.
+
+The real photo (`car_photo`) and every model variant (`variant`, `variants`) come from the repository's
+top-level ``conftest.py``, shared with the unit tests beside the modules.
+"""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import pytest
 
-from tests.hub_fixtures import hf_offline, hub, no_internet  # noqa: F401  (fixtures)
+from tests.support.hub_fixtures import hf_offline, hub, no_internet  # noqa: F401  (fixtures)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO_ROOT / "space" / "examples"
 SHARED = REPO_ROOT.parent / "shared"
-
-
-@pytest.fixture(scope="session")
-def car_photo() -> Path:
-    """A real 1024x680 car photo (node-opencv's car1.jpg, MIT)."""
-    return EXAMPLES / "node-opencv_car1.jpg"
 
 
 @pytest.fixture(scope="session")

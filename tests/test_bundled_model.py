@@ -62,3 +62,17 @@ def test_readme_usage_example_runs_as_written(tmp_path):
     assert "car" in done.stdout
     for name in ("overlay.png", "cutout.png", "mask.png"):
         assert Image.open(tmp_path / name).size == (1024, 680)
+
+
+@pytest.mark.parametrize(
+    ("photo", "most_car"),
+    [("opencv-doc_scenetext01", 0.09), ("darknet_dog", 0.03)],  # carseg 0.1 marked 12.8 % and 15.1 %
+)
+def test_default_model_marks_the_car_and_not_people_dogs_bicycles_or_walls(photo, most_car):
+    """References checked by eye on full-size overlays: the parked car and the pickup are marked; the two
+    pedestrians, the dog, the bicycle, the porch wall and the street are not."""
+    result = CarSegModel.from_pretrained().predict(EXAMPLES / f"{photo}.jpg")
+    reference = np.asarray(Image.open(FIXTURES / f"{photo}_mask.png")) > 127
+    dice, _ = mask_scores(reference, result.mask)
+    assert dice >= 0.95, f"Dice {dice:.4f} against the reference mask"
+    assert 0.005 < result.car_fraction < most_car

@@ -25,9 +25,10 @@ from PIL import Image
 from carseg_model import CarSegModel
 from carseg_model.cli import main
 from tests.conftest import REPO_ROOT
-from tests.hub_fixtures import FAKE_TOKEN
+from tests.support.hub_fixtures import FAKE_TOKEN
 
 FRAMES, FRAME_SIZE, FPS = 12, (96, 64), 10.0
+COMMANDS = ["predict", "video", "evaluate", "export", "push", "train"]
 
 
 def write_photo(path: Path, size: tuple[int, int] = (96, 64), seed: int = 0) -> Path:
@@ -72,8 +73,11 @@ def run(capsys: pytest.CaptureFixture, *argv: object) -> tuple[int, str, str]:
 
 def visible_files(folder: Path) -> list[str]:
     """Files below ``folder`` (relative, sorted), without hidden ones."""
-    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*")
-                  if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts))
+    return sorted(
+        p.relative_to(folder).as_posix()
+        for p in folder.rglob("*")
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    )
 
 
 @pytest.fixture
@@ -90,16 +94,9 @@ def photos(tmp_path: Path) -> Path:
 
 # ---------------------------------------------------------------------------------------------- help
 def test_every_command_has_help(capsys):
-    for command in ([], ["predict"], ["video"], ["evaluate"], ["export"], ["push"]):
+    for command in ([], *([name] for name in COMMANDS)):
         assert main([*command, "--help"]) == 0
         assert capsys.readouterr().out.startswith(" ".join(["usage: carseg", *command]))
-
-
-def test_python_m_carseg_model_runs_without_importing_tensorflow():
-    result = subprocess.run([sys.executable, "-X", "importtime", "-m", "carseg_model", "predict", "--help"],
-                            cwd=REPO_ROOT, capture_output=True, text=True, timeout=120, env=os.environ)
-    assert result.returncode == 0 and "usage: carseg predict" in result.stdout
-    assert not re.search(r"\|\s+(tensorflow|keras)(\.|$)", result.stderr, re.MULTILINE)
 
 
 # ------------------------------------------------------------------------------------------- predict
@@ -109,8 +106,9 @@ def test_predict_mirrors_the_folder_tree_and_skips_finished_outputs(photos, tiny
     code, stdout, stderr = run(capsys, *argv)
     assert code == 0, stderr
     sizes = {"a": (96, 64), "sub/b": (80, 48), "sub/deeper/c": (64, 96)}
-    assert visible_files(out) == sorted(f"{stem}{suffix}" for stem in sizes
-                                        for suffix in ("_mask.png", "_cutout.png", "_overlay.jpg"))
+    assert visible_files(out) == sorted(
+        f"{stem}{suffix}" for stem in sizes for suffix in ("_mask.png", "_cutout.png", "_overlay.jpg")
+    )
     assert not list(out.rglob(".*"))  # no temporary files left
     for stem, size in sizes.items():
         mask, cutout, overlay = (Image.open(out / f"{stem}{s}") for s in ("_mask.png", "_cutout.png", "_overlay.jpg"))
@@ -125,21 +123,43 @@ def test_predict_mirrors_the_folder_tree_and_skips_finished_outputs(photos, tiny
     code, stdout, _ = run(capsys, *argv)
     assert code == 0 and "1 to do, 2 already done" in stdout
     assert {path: path.stat().st_mtime_ns for path in out.rglob("*") if path.name != "a_overlay.jpg"} == {
-        path: mtime for path, mtime in mtimes.items() if path.name != "a_overlay.jpg"}
+        path: mtime for path, mtime in mtimes.items() if path.name != "a_overlay.jpg"
+    }
     assert (out / "a_overlay.jpg").is_file()
 
 
 def test_predict_files_and_globs_with_a_threshold(photos, tiny_model_folder, tmp_path, capsys):
     out = tmp_path / "files"
-    code, _, stderr = run(capsys, "predict", photos / "a.jpg", photos / "sub" / "b.png", "--out", out,
-                          "--threshold", 0, "--model", tiny_model_folder)
+    code, _, stderr = run(
+        capsys,
+        "predict",
+        photos / "a.jpg",
+        photos / "sub" / "b.png",
+        "--out",
+        out,
+        "--threshold",
+        0,
+        "--model",
+        tiny_model_folder,
+    )
     assert code == 0, stderr
     assert visible_files(out) == ["a_mask.png", "b_mask.png"]  # file arguments go straight into --out
     assert (np.asarray(Image.open(out / "b_mask.png")) == 255).all()  # every probability is above 0
 
     out = tmp_path / "glob"
-    code, _, stderr = run(capsys, "predict", f"{photos}/**/*.png", "--out", out, "--threshold", 1,
-                          "--batch-size", 1, "--model", tiny_model_folder)
+    code, _, stderr = run(
+        capsys,
+        "predict",
+        f"{photos}/**/*.png",
+        "--out",
+        out,
+        "--threshold",
+        1,
+        "--batch-size",
+        1,
+        "--model",
+        tiny_model_folder,
+    )
     assert code == 0, stderr
     assert visible_files(out) == ["sub/b_mask.png"]  # relative to the glob's fixed folder
     assert (np.asarray(Image.open(out / "sub" / "b_mask.png")) == 0).all()
@@ -149,23 +169,51 @@ def test_unreadable_photos_are_reported_skipped_and_counted(photos, tiny_model_f
     (photos / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a JPEG")
     (photos / "sub" / "empty.png").write_bytes(b"")
     out = tmp_path / "out"
-    code, stdout, stderr = run(capsys, "predict", photos, "--out", out, "--batch-size", 2,
-                               "--model", tiny_model_folder)
+    code, stdout, stderr = run(capsys, "predict", photos, "--out", out, "--batch-size", 2, "--model", tiny_model_folder)
     assert code == 1
     assert "broken.jpg" in stderr and "empty.png" in stderr
     assert "3 photo(s) in" in stdout and "2 failed" in stdout
     assert visible_files(out) == ["a_mask.png", "sub/b_mask.png", "sub/deeper/c_mask.png"]
 
 
+def test_max_pixels_refuses_larger_photos_and_each_photo_is_decoded_once(
+    photos, tiny_model_folder, tmp_path, monkeypatch, capsys
+):
+    from carseg_model import image_io, model
+
+    decoded, load_image = [], image_io.load_image
+    for module in (image_io, model):  # wherever a photo could be decoded
+        monkeypatch.setattr(
+            module, "load_image", lambda source, max_pixels: decoded.append(source) or load_image(source, max_pixels)
+        )
+    # a.jpg is 96x64 = 6144 pixels, b.png 80x48 = 3840, c.jpeg 64x96 = 6144
+    code, stdout, stderr = run(
+        capsys, "predict", photos, "--out", tmp_path / "out", "--max-pixels", 5000, "--model", tiny_model_folder
+    )
+    assert code == 1 and "2 failed" in stdout
+    assert "a.jpg" in stderr and "c.jpeg" in stderr and "--max-pixels" in stderr
+    assert visible_files(tmp_path / "out") == ["sub/b_mask.png"]
+    assert len(decoded) == 3  # once each, by the model: the command does not decode photos itself
+
+    code, _, stderr = run(
+        capsys, "predict", photos, "--out", tmp_path / "out", "--max-pixels", 6144, "--model", tiny_model_folder
+    )
+    assert code == 0, stderr
+
+
 def test_killed_predict_resumes_without_redoing_finished_photos(tiny_model_folder, tmp_path, capsys):
     folder, out = tmp_path / "many", tmp_path / "out"
     for index in range(80):
         write_photo(folder / f"{index:03d}.jpg", (160, 120), seed=index)
-    argv = ["predict", folder, "--out", out, "--save", "mask,overlay", "--batch-size", 1,
-            "--model", tiny_model_folder]
+    argv = ["predict", folder, "--out", out, "--save", "mask,overlay", "--batch-size", 1, "--model", tiny_model_folder]
     with open(tmp_path / "stderr.txt", "w") as stderr:
-        process = subprocess.Popen([sys.executable, "-m", "carseg_model", *map(str, argv), "--threads", "1"],
-                                   cwd=REPO_ROOT, env=os.environ, stdout=subprocess.DEVNULL, stderr=stderr)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "carseg_model", *map(str, argv), "--threads", "1"],
+            cwd=REPO_ROOT,
+            env=os.environ,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
         deadline = time.monotonic() + 240
         while process.poll() is None and len(list(out.glob("*_overlay.jpg"))) < 5:
             assert time.monotonic() < deadline, "no outputs after 4 minutes"
@@ -192,8 +240,18 @@ def test_output_inside_the_input_folder_is_refused_unless_allowed(photos, tiny_m
     code, _, stderr = run(capsys, "predict", photos, "--out", inside, "--model", tiny_model_folder)
     assert code == 2 and "--allow-inside" in stderr and not inside.exists()
     for _ in range(2):  # the second run must not take the first run's outputs for photos
-        code, stdout, stderr = run(capsys, "predict", photos, "--out", inside, "--allow-inside",
-                                   "--save", "mask,overlay", "--model", tiny_model_folder)
+        code, stdout, stderr = run(
+            capsys,
+            "predict",
+            photos,
+            "--out",
+            inside,
+            "--allow-inside",
+            "--save",
+            "mask,overlay",
+            "--model",
+            tiny_model_folder,
+        )
         assert code == 0, stderr
     assert "3 photo(s): 0 to do, 3 already done" in stdout
     assert len(visible_files(inside)) == 6
@@ -201,22 +259,26 @@ def test_output_inside_the_input_folder_is_refused_unless_allowed(photos, tiny_m
     flat = tmp_path / "flat"  # an output that would replace a photo is refused in any case
     write_photo(flat / "car.jpg")
     write_photo(flat / "car_mask.png")
-    code, _, stderr = run(capsys, "predict", flat / "car.jpg", flat / "car_mask.png", "--out", flat,
-                          "--model", tiny_model_folder)
+    code, _, stderr = run(
+        capsys, "predict", flat / "car.jpg", flat / "car_mask.png", "--out", flat, "--model", tiny_model_folder
+    )
     assert code == 2 and "would overwrite an input photo" in stderr
 
 
-@pytest.mark.parametrize("argv, message", [
-    ([], "required: COMMAND"),
-    (["predict", "nowhere/", "--out", "o"], "no such file or folder"),
-    (["predict", "PHOTOS", "--out", "o", "--threshold", "1.5"], "from 0 to 1"),
-    (["predict", "PHOTOS", "--out", "o", "--save", "mask,depth"], "mask,cutout,overlay"),
-    (["predict", "PHOTOS", "--out", "o", "--model", "./no/such/model"], "cannot load the model"),
-    (["video", "missing.mp4", "--out", "x.mp4"], "no such video file"),
-    (["evaluate", "--data", "a", "--data", "b", "--car-values", "8"], "one --car-values per --data"),
-    (["export", "--out", "m.onnx", "--quantize", "int8"], "TFLite-only"),
-    (["push", "PHOTOS", "user/carseg"], "not a carseg model folder"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        ([], "required: COMMAND"),
+        (["predict", "nowhere/", "--out", "o"], "no such file or folder"),
+        (["predict", "PHOTOS", "--out", "o", "--threshold", "1.5"], "from 0 to 1"),
+        (["predict", "PHOTOS", "--out", "o", "--save", "mask,depth"], "mask,cutout,overlay"),
+        (["predict", "PHOTOS", "--out", "o", "--model", "./no/such/model"], "cannot load the model"),
+        (["video", "missing.mp4", "--out", "x.mp4"], "no such video file"),
+        (["evaluate", "--data", "a", "--data", "b", "--car-values", "8"], "one --car-values per --data"),
+        (["export", "--out", "m.onnx", "--quantize", "int8"], "TFLite-only"),
+        (["push", "PHOTOS", "user/carseg"], "not a carseg model folder"),
+    ],
+)
 def test_usage_errors_exit_2_and_say_what_is_wrong(argv, message, photos, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     code, _, stderr = run(capsys, *[str(photos) if arg == "PHOTOS" else arg for arg in argv])
@@ -228,8 +290,21 @@ def test_usage_errors_exit_2_and_say_what_is_wrong(argv, message, photos, tmp_pa
 def test_video_writes_overlay_and_mask_videos(tiny_model_folder, tmp_path, capsys):
     clip = write_video(tmp_path / "drive.mp4")
     overlay, mask = tmp_path / "drive_overlay.mp4", tmp_path / "drive_mask.avi"
-    code, stdout, stderr = run(capsys, "video", clip, "--out", overlay, "--mask-out", mask, "--batch-size", 5,
-                               "--threshold", 0, "--model", tiny_model_folder)
+    code, stdout, stderr = run(
+        capsys,
+        "video",
+        clip,
+        "--out",
+        overlay,
+        "--mask-out",
+        mask,
+        "--batch-size",
+        5,
+        "--threshold",
+        0,
+        "--model",
+        tiny_model_folder,
+    )
     assert code == 0, stderr
     assert re.search(rf"{FRAMES} frames in [\d.]+ s: [\d.]+ frames/s \(the video plays at 10 fps", stdout)
     assert video_facts(overlay)[:3] == (FRAMES, FRAME_SIZE, FPS)
@@ -242,11 +317,14 @@ def test_video_writes_overlay_and_mask_videos(tiny_model_folder, tmp_path, capsy
         assert code == 2 and message in stderr
     noise = tmp_path / "noise.mp4"
     noise.write_bytes(np.random.default_rng(0).bytes(4000))
-    code, _, stderr = run(capsys, "video", noise, "--out", tmp_path / "noise_overlay.mp4",
-                          "--model", tiny_model_folder)
+    code, _, stderr = run(capsys, "video", noise, "--out", tmp_path / "noise_overlay.mp4", "--model", tiny_model_folder)
     assert code == 2 and "cannot read any frame" in stderr
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["drive.mp4", "drive_mask.avi", "drive_overlay.mp4",
-                                                          "noise.mp4"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "drive.mp4",
+        "drive_mask.avi",
+        "drive_overlay.mp4",
+        "noise.mp4",
+    ]
 
 
 # ------------------------------------------------------------------------------------------ evaluate
@@ -266,14 +344,27 @@ def write_dataset(root: Path, car_values: tuple[int, ...] | None) -> dict[Path, 
     return expected
 
 
-def test_evaluate_prints_dice_and_iou_per_dataset_and_writes_a_csv(tiny_model_folder, tmp_path, monkeypatch,
-                                                                   capsys):
+def test_evaluate_prints_dice_and_iou_per_dataset_and_writes_a_csv(tiny_model_folder, tmp_path, monkeypatch, capsys):
     expected = {**write_dataset(tmp_path / "cars8", (8,)), **write_dataset(tmp_path / "anycar", None)}
     monkeypatch.chdir(tmp_path)
-    code, stdout, stderr = run(capsys, "evaluate", "--data", "cars8", "--car-values", "8", "--data", "anycar",
-                               "--car-values", "any", "--threshold", 0, "--model", tiny_model_folder)
+    code, stdout, stderr = run(
+        capsys,
+        "evaluate",
+        "--data",
+        "cars8",
+        "--car-values",
+        "8",
+        "--data",
+        "anycar",
+        "--car-values",
+        "any",
+        "--threshold",
+        0,
+        "--model",
+        tiny_model_folder,
+    )
     assert code == 0, stderr
-    assert re.search(r"dataset +images +mean Dice +median Dice +mean IoU +median IoU", stdout)
+    assert re.search(r"dataset +photos +mean Dice +mean IoU", stdout)
     rows = [line.split()[:2] for line in stdout.splitlines() if line.startswith(("cars8", "anycar", "overall"))]
     assert rows == [["cars8", "3"], ["anycar", "3"], ["overall", "6"]]
     with open(tmp_path / "evaluation.csv", newline="") as file:
@@ -298,8 +389,19 @@ def test_evaluate_bad_files_stop_it_or_are_skipped_and_counted(tiny_model_folder
 # -------------------------------------------------------------------------------------- export, push
 def test_export_writes_a_file_that_loads_and_predicts(photos, tiny_model_folder, tmp_path, capsys):
     target = tmp_path / "deploy" / "carseg_int8.tflite"
-    argv = ["export", "--format", "tflite", "--quantize", "int8", "--out", target, "--representative", photos,
-            "--model", tiny_model_folder]
+    argv = [
+        "export",
+        "--format",
+        "tflite",
+        "--quantize",
+        "int8",
+        "--out",
+        target,
+        "--representative",
+        photos,
+        "--model",
+        tiny_model_folder,
+    ]
     code, stdout, stderr = run(capsys, *argv)
     assert code == 0, stderr
     assert sorted(p.name for p in target.parent.iterdir()) == ["carseg_config.json", "carseg_int8.tflite"]

@@ -1,4 +1,4 @@
-"""push_to_hub -> from_pretrained through a real Hub-compatible server on 127.0.0.1 (see hub_server.py)."""
+"""push_to_hub -> from_pretrained through a real Hub-compatible server on 127.0.0.1 (see support/hub_server.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 from huggingface_hub import ModelCard
 
 from carseg_model import CarSegModel, ModelNotCachedError
-from tests.hub_fixtures import FAKE_TOKEN, offline_mode
+from tests.support.hub_fixtures import FAKE_TOKEN, offline_mode
 
 REPO = "user/carseg-test"
 

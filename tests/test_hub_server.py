@@ -1,4 +1,4 @@
-"""Tests of tests/hub_server.py driven by the real `huggingface_hub` client (no client code is mocked)."""
+"""Tests of tests/support/hub_server.py driven by the real `huggingface_hub` client (no client code is mocked)."""
 
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ from huggingface_hub.errors import (
     RevisionNotFoundError,
 )
 
-from tests.hub_fixtures import FAKE_TOKEN, hf_offline, hub, no_internet, offline_mode  # noqa: F401
-from tests.hub_server import HubServer
+from tests.support.hub_fixtures import FAKE_TOKEN, offline_mode
+from tests.support.hub_server import HubServer
 
 README = "---\nlicense: apache-2.0\ntags:\n- test\n---\n\n# Demo\n\nHello.\n"
 

@@ -7,6 +7,7 @@ Gradio's temp and cache folders inside the test's tmp dir.
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import os
 import shutil
@@ -244,6 +245,52 @@ def test_eight_concurrent_clients_of_ten_requests_all_succeed(connect: Callable[
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         assert sum(pool.map(ten_requests, range(8))) == 80
+
+
+# ------------------------------------------------------------ start-up, size guard
+def test_a_busy_port_is_one_line_and_exit_2_before_the_model_loads(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        start = time.monotonic()
+        result = subprocess.run(
+            [sys.executable, str(APP), "--port", str(port), "--model", str(tmp_path / "no_model")],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=STARTUP_TIMEOUT_S,
+            env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"},
+        )
+    assert result.returncode == 2, result.stderr
+    assert (
+        result.stderr
+        == f"space/app.py: error: port {port} is in use (another demo?); pass --port N to use another port\n"
+    )
+    assert time.monotonic() - start < 60  # no model loaded (the --model given does not even exist)
+
+
+@pytest.fixture(scope="module")
+def app_module() -> Iterator[object]:
+    """space/app.py imported as the module ``space_app``."""
+    spec = importlib.util.spec_from_file_location("space_app", APP)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["space_app"] = module  # its dataclasses look their module up
+    try:
+        spec.loader.exec_module(module)
+        yield module
+    finally:
+        del sys.modules["space_app"]
+
+
+def test_one_size_guard_per_request(app_module, tiny_model_folder: Path, tmp_path: Path, monkeypatch) -> None:
+    space = app_module.CarSegSpace(app_module.load_model(str(tiny_model_folder)))
+    assert space.model.config.max_pixels == app_module.MAX_PIXELS
+    opened = []
+    real_open = Image.open
+    monkeypatch.setattr(Image, "open", lambda *args, **kwargs: opened.append(args[0]) or real_open(*args, **kwargs))
+    space.predict(str(CAR_PHOTO), progress=lambda *args, **kwargs: None)
+    assert opened == [str(CAR_PHOTO)]  # the photo's header is read once: by carseg's loader, which also checks the size
 
 
 # -------------------------------------------------------------------- browser

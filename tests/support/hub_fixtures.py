@@ -4,8 +4,8 @@
 a few modules copy them) when it is first imported, so setting environment variables is not enough once it has
 been imported: the `hub` fixture sets the variables (for subprocesses and late imports) AND patches those copies.
 
-Use from a conftest.py with ``from tests.hub_fixtures import hf_offline, hub, no_internet  # noqa: F401`` (or
-``pytest_plugins = ["tests.hub_fixtures"]`` in the top-level conftest); `offline_mode()` is a plain context manager.
+Use from a conftest.py with ``from tests.support.hub_fixtures import hf_offline, hub, no_internet  # noqa: F401`` (or
+``pytest_plugins = ["tests.support.hub_fixtures"]`` in the top-level conftest); `offline_mode()` is a plain context manager.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.hub_server import HubServer
+from tests.support.hub_server import HubServer
 
 FAKE_TOKEN = "hf_fake_test_token"
 
@@ -49,8 +49,14 @@ def _patch_hub_environment(mp: pytest.MonkeyPatch, endpoint: str, hf_home: Path)
     }
     for name, value in env.items():
         mp.setenv(name, value)
-    for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HUGGING_FACE_HUB_TOKEN", "HUGGINGFACE_CO_STAGING",
-                 "HF_HUB_DISABLE_IMPLICIT_TOKEN", "no_proxy"):
+    for name in (
+        "HF_HUB_OFFLINE",
+        "TRANSFORMERS_OFFLINE",
+        "HUGGING_FACE_HUB_TOKEN",
+        "HUGGINGFACE_CO_STAGING",
+        "HF_HUB_DISABLE_IMPLICIT_TOKEN",
+        "no_proxy",
+    ):
         mp.delenv(name, raising=False)
 
     for name, value in {

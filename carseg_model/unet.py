@@ -16,10 +16,10 @@ def build_unet(config: CarSegConfig, pretrained_encoder: bool = True) -> keras.M
 
     The encoder starts from ``config.encoder_weights`` when ``pretrained_encoder``,
     else from random weights (for a network whose weights are restored afterwards).
-    Input: ``(batch, H, W, 3)`` scaled as in the config; output ``(batch, H, W, 1)``
-    car probabilities.
+    Input: ``(batch, H, W, 3)`` scaled as in the config (H and W left open for
+    ``input_shape="keep_aspect"``: any multiples of 32); output ``(batch, H, W, 1)`` car probabilities.
     """
-    height, width = config.input_size
+    height, width = input_dimensions(config)
     weights = config.encoder_weights if pretrained_encoder else None
     encoder = mobilenetv2_encoder((height, width, 3), alpha=config.alpha, weights=weights)
 
@@ -31,7 +31,10 @@ def build_unet(config: CarSegConfig, pretrained_encoder: bool = True) -> keras.M
         )
         x = block(x)
         x = keras.layers.Concatenate(name=f"skip_concat_{index}")([x, skip])
-    outputs = keras.layers.Conv2DTranspose(
-        1, 3, strides=2, padding="same", activation="sigmoid", name="mask_head"
-    )(x)
+    outputs = keras.layers.Conv2DTranspose(1, 3, strides=2, padding="same", activation="sigmoid", name="mask_head")(x)
     return keras.Model(inputs, outputs, name="carseg_unet_mobilenetv2")
+
+
+def input_dimensions(config: CarSegConfig) -> tuple[int | None, int | None]:
+    """The network's input ``(height, width)``: fixed for ``"stretch"`` configs, open for ``"keep_aspect"``."""
+    return config.input_size if config.input_shape == "stretch" else (None, None)

@@ -3,7 +3,7 @@ import pytest
 
 from carseg_model.backbone import SKIP_LAYER_NAMES
 from carseg_model.config import CarSegConfig
-from carseg_model.segmenter import ENCODER_NAME, build_unet
+from carseg_model.unet import ENCODER_NAME, build_unet
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +25,7 @@ def test_every_skip_is_concatenated_into_the_decoder(network):
     assert [tuple(layer.output.shape[1:3]) for layer in concatenated] == [(4, 6), (8, 12), (16, 24), (32, 48)]
 
 
-def test_decoder_blocks_are_the_seeds_upsample(network):
+def test_decoder_blocks_are_the_seeds_transpose_block(network):
     block = network.get_layer("decoder_block_1")
     conv, norm, relu = block.layers
     assert type(conv).__name__ == "Conv2DTranspose" and conv.strides == (2, 2) and not conv.use_bias
@@ -46,7 +46,13 @@ def test_separable_decoder_mixes_channels_before_upsampling():
     network = build_unet(CarSegConfig(input_size=(64, 96), encoder_weights=None, decoder_block="separable"))
     block = network.get_layer("decoder_block_1")
     assert [type(layer).__name__ for layer in block.layers] == [
-        "Conv2D", "BatchNormalization", "ReLU", "UpSampling2D", "DepthwiseConv2D", "BatchNormalization", "ReLU"
+        "Conv2D",
+        "BatchNormalization",
+        "ReLU",
+        "UpSampling2D",
+        "DepthwiseConv2D",
+        "BatchNormalization",
+        "ReLU",
     ]
     assert block.layers[0].kernel_size == (1, 1) and block.layers[3].interpolation == "bilinear"
     assert [network.get_layer(f"decoder_block_{i}").layers[0].filters for i in range(1, 5)] == [512, 256, 128, 64]
@@ -57,9 +63,7 @@ def test_separable_decoder_mixes_channels_before_upsampling():
 @pytest.mark.parametrize("decoder_block", ["transpose", "separable"])
 @pytest.mark.parametrize("size", [(32, 32), (64, 96), (160, 128)])
 def test_output_matches_input_size_with_one_sigmoid_channel(size, decoder_block):
-    network = build_unet(
-        CarSegConfig(input_size=size, encoder_weights=None, alpha=0.35, decoder_block=decoder_block)
-    )
+    network = build_unet(CarSegConfig(input_size=size, encoder_weights=None, alpha=0.35, decoder_block=decoder_block))
     output = np.asarray(network(np.random.default_rng(0).uniform(-1, 1, (2, *size, 3)).astype("float32")))
     assert output.shape == (2, *size, 1)
     assert output.min() >= 0.0 and output.max() <= 1.0

@@ -2,7 +2,7 @@
 
 `HubServer` runs a real HTTP server (``http.server.ThreadingHTTPServer``) on 127.0.0.1 in a background thread and
 speaks the subset of the Hub protocol that the real ``huggingface_hub`` client (2.x) uses to create repos, commit
-files and download them. Point the client at it with ``HF_ENDPOINT`` (see ``tests/hub_fixtures.py``); nothing in
+files and download them. Point the client at it with ``HF_ENDPOINT`` (see ``tests/support/hub_fixtures.py``); nothing in
 the client is mocked. State lives in memory. Routes (``{type}``: models/datasets/spaces, ``{repo}``: ns/name):
 
     GET  /api/whoami-v2                              identity of the bearer token
@@ -32,15 +32,34 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-LFS_EXTENSIONS = (".h5", ".keras", ".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".onnx", ".npy", ".npz",
-                  ".msgpack", ".pkl", ".pickle", ".zip", ".tar", ".gz", ".png", ".jpg")
+LFS_EXTENSIONS = (
+    ".h5",
+    ".keras",
+    ".safetensors",
+    ".bin",
+    ".pt",
+    ".pth",
+    ".ckpt",
+    ".onnx",
+    ".npy",
+    ".npz",
+    ".msgpack",
+    ".pkl",
+    ".pickle",
+    ".zip",
+    ".tar",
+    ".gz",
+    ".png",
+    ".jpg",
+)
 URL_PREFIX = {"model": "", "dataset": "datasets/", "space": "spaces/"}
 SINGULAR = {"models": "model", "datasets": "dataset", "spaces": "space"}
 _REPO = r"(?P<repo>[^/]+/[^/]+)"
@@ -131,8 +150,14 @@ class HubServer:
     first bytes contain a NUL byte are stored with LFS (preupload answers "lfs"); others are "regular".
     """
 
-    def __init__(self, *, username: str = "user", lfs_threshold: int = 1_000_000,
-                 lfs_extensions: tuple[str, ...] = LFS_EXTENSIONS, token_prefix: str = "hf_") -> None:
+    def __init__(
+        self,
+        *,
+        username: str = "user",
+        lfs_threshold: int = 1_000_000,
+        lfs_extensions: tuple[str, ...] = LFS_EXTENSIONS,
+        token_prefix: str = "hf_",
+    ) -> None:
         self.username, self.lfs_threshold, self.lfs_extensions = username, lfs_threshold, lfs_extensions
         self.token_prefix = token_prefix
         self.requests: list[RecordedRequest] = []
@@ -143,7 +168,8 @@ class HubServer:
         self._counter = 0
         self._httpd: ThreadingHTTPServer | None = None
         self._routes: list[tuple[str, re.Pattern[str], Callable[..., Response]]] = [
-            (m, re.compile(p), f) for m, p, f in [
+            (m, re.compile(p), f)
+            for m, p, f in [
                 ("GET", r"/api/whoami-v2", self._whoami),
                 ("POST", r"/api/repos/create", self._create_repo),
                 ("POST", r"/api/validate-yaml", lambda **_: _json({"errors": [], "warnings": []})),
@@ -269,9 +295,19 @@ class HubServer:
     # ------------------------------------------------------------------------------------------------- routes
     def _whoami(self, headers: Message, **_: Any) -> Response:
         self._require_auth(headers)
-        return _json({"type": "user", "id": "0" * 24, "name": self.username, "fullname": "Test User",
-                      "email": None, "emailVerified": False, "isPro": False, "orgs": [],
-                      "auth": {"type": "access_token", "accessToken": {"displayName": "test", "role": "write"}}})
+        return _json(
+            {
+                "type": "user",
+                "id": "0" * 24,
+                "name": self.username,
+                "fullname": "Test User",
+                "email": None,
+                "emailVerified": False,
+                "isPro": False,
+                "orgs": [],
+                "auth": {"type": "access_token", "accessToken": {"displayName": "test", "role": "write"}},
+            }
+        )
 
     def _create_repo(self, headers: Message, body: bytes, **_: Any) -> Response:
         self._require_auth(headers)
@@ -290,16 +326,47 @@ class HubServer:
     def _repo_info(self, headers: Message, repo_type: str, repo: str, rev: str = "main", **_: Any) -> Response:
         r = self._get_repo(repo_type, repo, headers)
         commit = self._resolve_revision(r, rev)
-        siblings = [{"rfilename": p, "size": len(f.content), "blobId": f.oid,
-                     **({"lfs": {"sha256": f.sha256, "size": len(f.content), "pointerSize": len(f.pointer)}}
-                        if f.lfs else {})} for p, f in sorted(commit.files.items())]
-        return _json({"id": repo, "author": repo.split("/")[0],
-                      "sha": commit.oid, "lastModified": commit.date, "createdAt": r.created_at, "private": r.private,
-                      "disabled": False, "gated": False, "downloads": 0, "likes": 0, "tags": [],
-                      "siblings": siblings, "usedStorage": sum(len(f.content) for f in commit.files.values())})
+        siblings = [
+            {
+                "rfilename": p,
+                "size": len(f.content),
+                "blobId": f.oid,
+                **(
+                    {"lfs": {"sha256": f.sha256, "size": len(f.content), "pointerSize": len(f.pointer)}}
+                    if f.lfs
+                    else {}
+                ),
+            }
+            for p, f in sorted(commit.files.items())
+        ]
+        return _json(
+            {
+                "id": repo,
+                "author": repo.split("/")[0],
+                "sha": commit.oid,
+                "lastModified": commit.date,
+                "createdAt": r.created_at,
+                "private": r.private,
+                "disabled": False,
+                "gated": False,
+                "downloads": 0,
+                "likes": 0,
+                "tags": [],
+                "siblings": siblings,
+                "usedStorage": sum(len(f.content) for f in commit.files.values()),
+            }
+        )
 
-    def _tree(self, headers: Message, query: dict[str, list[str]], repo_type: str, repo: str, rev: str,
-              path: str = "", **_: Any) -> Response:
+    def _tree(
+        self,
+        headers: Message,
+        query: dict[str, list[str]],
+        repo_type: str,
+        repo: str,
+        rev: str,
+        path: str = "",
+        **_: Any,
+    ) -> Response:
         commit = self._resolve_revision(self._get_repo(repo_type, repo, headers), rev)
         recursive = query.get("recursive", ["false"])[0].lower() in ("1", "true")
         prefix = path.strip("/") + "/" if path.strip("/") else ""
@@ -308,15 +375,17 @@ class HubServer:
         for file_path, f in sorted(commit.files.items()):
             if not file_path.startswith(prefix):
                 continue
-            parts = file_path[len(prefix):].split("/")
+            parts = file_path[len(prefix) :].split("/")
             for depth in range(1, len(parts) if recursive else min(2, len(parts))):
                 folders.add(prefix + "/".join(parts[:depth]))
             if recursive or len(parts) == 1:
                 files.append(f.tree_entry(file_path))
         if prefix and not files and not folders:
             raise HubError(404, f"Entry not found: {path}", "EntryNotFound", {"X-Repo-Commit": commit.oid})
-        dirs = [{"type": "directory", "oid": git_blob_oid(f"{commit.oid}:{d}".encode()), "size": 0, "path": d}
-                for d in sorted(folders)]
+        dirs = [
+            {"type": "directory", "oid": git_blob_oid(f"{commit.oid}:{d}".encode()), "size": 0, "path": d}
+            for d in sorted(folders)
+        ]
         return _json(dirs + files)
 
     def _preupload(self, headers: Message, body: bytes, repo_type: str, repo: str, rev: str, **_: Any) -> Response:
@@ -326,12 +395,19 @@ class HubServer:
         for f in json.loads(body)["files"]:
             existing = commit.files.get(f["path"])
             lfs = self._is_lfs(f["path"], f["size"], base64.b64decode(f["sample"]))
-            answer.append({"path": f["path"], "shouldIgnore": False, "uploadMode": "lfs" if lfs else "regular",
-                           "oid": None if existing is None else (existing.sha256 if existing.lfs else existing.oid)})
+            answer.append(
+                {
+                    "path": f["path"],
+                    "shouldIgnore": False,
+                    "uploadMode": "lfs" if lfs else "regular",
+                    "oid": None if existing is None else (existing.sha256 if existing.lfs else existing.oid),
+                }
+            )
         return _json({"files": answer, "commitOid": commit.oid})
 
-    def _commit(self, headers: Message, body: bytes, query: dict[str, list[str]], repo_type: str, repo: str, rev: str,
-                **_: Any) -> Response:
+    def _commit(
+        self, headers: Message, body: bytes, query: dict[str, list[str]], repo_type: str, repo: str, rev: str, **_: Any
+    ) -> Response:
         self._require_auth(headers)
         r = self._get_repo(repo_type, repo, headers)
         if query.get("create_pr", ["0"])[0] == "1":
@@ -367,8 +443,14 @@ class HubServer:
                 raise HubError(400, f"Unsupported commit operation: {key}")
         message = (header.get("summary") or "") + ("\n\n" + header["description"] if header.get("description") else "")
         commit = self._new_commit(r, rev, message, files)
-        return _json({"success": True, "commitOid": commit.oid, "hookOutput": "",
-                      "commitUrl": f"{self._repo_url(repo_type, repo)}/commit/{commit.oid}"})
+        return _json(
+            {
+                "success": True,
+                "commitOid": commit.oid,
+                "hookOutput": "",
+                "commitUrl": f"{self._repo_url(repo_type, repo)}/commit/{commit.oid}",
+            }
+        )
 
     def _lfs_batch(self, headers: Message, body: bytes, repo: str, repo_type: str = "model", **_: Any) -> Response:
         self._require_auth(headers)
@@ -385,8 +467,10 @@ class HubServer:
                     "verify": {"href": f"{self._repo_url(repo_type, repo)}.git/info/lfs/objects/verify"},
                 }
             objects.append(answer)
-        return _json({"transfer": "basic", "objects": objects, "hash_algo": "sha256"},
-                     headers={"Content-Type": "application/vnd.git-lfs+json"})
+        return _json(
+            {"transfer": "basic", "objects": objects, "hash_algo": "sha256"},
+            headers={"Content-Type": "application/vnd.git-lfs+json"},
+        )
 
     def _lfs_upload(self, body: bytes, oid: str, **_: Any) -> Response:
         if hashlib.sha256(body).hexdigest() != oid:
@@ -402,14 +486,18 @@ class HubServer:
             raise HubError(404, f"LFS object {obj['oid']} not found")
         return _json({"message": "Object verified"})
 
-    def _resolve(self, headers: Message, repo: str, rev: str, path: str, repo_type: str = "model",
-                 **_: Any) -> Response:
+    def _resolve(
+        self, headers: Message, repo: str, rev: str, path: str, repo_type: str = "model", **_: Any
+    ) -> Response:
         commit = self._resolve_revision(self._get_repo(repo_type, repo, headers), rev)
         f = commit.files.get(path)
         if f is None:
             raise HubError(404, "Entry not found", "EntryNotFound", {"X-Repo-Commit": commit.oid})
-        out = {"X-Repo-Commit": commit.oid, "Content-Type": "application/octet-stream",
-               "ETag": f'"{f.sha256 if f.lfs else f.oid}"'}  # the client names cache blobs after the ETag
+        out = {
+            "X-Repo-Commit": commit.oid,
+            "Content-Type": "application/octet-stream",
+            "ETag": f'"{f.sha256 if f.lfs else f.oid}"',
+        }  # the client names cache blobs after the ETag
         if f.lfs:
             out.update({"X-Linked-Etag": f'"{f.sha256}"', "X-Linked-Size": str(len(f.content))})
         return 200, out, f.content

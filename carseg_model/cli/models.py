@@ -1,0 +1,38 @@
+"""Loading the model a command works with; problems become a `UsageError` (exit code 2)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING, Any
+
+from carseg_model.cli.errors import UsageError
+from carseg_model.cli.quiet import native_stderr_filtered
+
+if TYPE_CHECKING:
+    from carseg_model import CarSegModel
+
+
+def load_model(name: str | None, **options: Any) -> CarSegModel:
+    """Load ``name`` (default: the bundled model) with `CarSegModel.from_pretrained` ``options``;
+    problems become a `UsageError` saying what to fix."""
+    from carseg_model import DEFAULT_MODEL, CarSegModel
+
+    name = name or DEFAULT_MODEL
+    try:
+        with native_stderr_filtered():
+            return CarSegModel.from_pretrained(name, **options)
+    except (OSError, ValueError, ImportError, RuntimeError) as error:
+        raise UsageError(f"cannot load the model {name}: {error}") from error
+
+
+def load_runtime_model(args: argparse.Namespace) -> CarSegModel:
+    """The model of a command that runs it, with its ``--model`` options (`add_model_options`) and
+    ``--threshold``."""
+    return load_model(
+        args.model,
+        backend=args.backend,
+        quantize=args.model_quantize,
+        num_threads=args.threads,
+        max_pixels=args.max_pixels,
+        threshold=args.threshold,
+    )

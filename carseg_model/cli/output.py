@@ -1,0 +1,62 @@
+"""What commands write and show: output images, progress bars and problem reports."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from carseg_model.defaults import JPEG_QUALITY, OVERLAY_COLOR, OVERLAY_OPACITY
+from carseg_model.files import atomic_write
+
+if TYPE_CHECKING:
+    import numpy as np
+    from tqdm import tqdm
+
+    from carseg_model import SegmentationResult
+
+OUTPUT_SUFFIXES = {"mask": "_mask.png", "cutout": "_cutout.png", "overlay": "_overlay.jpg"}
+"""What ``predict --save`` can write for ``photo.jpg``: ``photo_mask.png`` (0/255), ``photo_cutout.png``
+(RGBA) and ``photo_overlay.jpg`` (JPEG: a viewing image, ~10x smaller than PNG)."""
+
+
+def render(
+    result: SegmentationResult,
+    kind: str,
+    color: tuple[int, int, int] = OVERLAY_COLOR,
+    opacity: float = OVERLAY_OPACITY,
+    outline: int | None = None,
+) -> np.ndarray:
+    """The image of one output kind: mask (0/255), cutout (RGBA) or overlay (RGB)."""
+    if kind == "mask":
+        return result.mask_image()
+    if kind == "cutout":
+        return result.cutout()
+    return result.overlay(color, opacity, outline)
+
+
+def save_image(array: np.ndarray, path: Path) -> None:
+    """Write an image atomically; the format follows the suffix (PNG, or JPEG at `JPEG_QUALITY`)."""
+    from PIL import Image
+
+    with atomic_write(path) as temporary:
+        Image.fromarray(array).save(temporary, quality=JPEG_QUALITY)
+
+
+def progress(total: int | None, unit: str) -> tqdm:
+    """A progress bar on stderr showing the rate in ``unit``/s (hidden when stderr is not a terminal)."""
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit=f" {unit}", dynamic_ncols=True, disable=None, file=sys.stderr)
+
+
+def report(message: str) -> None:
+    """Print a problem on stderr without breaking the progress bar."""
+    from tqdm import tqdm
+
+    tqdm.write(message, file=sys.stderr)
+
+
+def rate(count: int, seconds: float) -> float:
+    """Items per second (0 for no time)."""
+    return count / seconds if seconds > 0 else 0.0
