@@ -111,3 +111,22 @@ def test_check_threshold_accepts_real_numbers_in_0_1_only(value):
 
 def test_check_threshold_returns_a_float():
     assert check_threshold(1) == 1.0 and type(check_threshold(np.float32(0.5))) is float
+
+
+def test_network_input_size_keeps_the_aspect_ratio_at_the_pixel_budget():
+    from carseg_model.config import network_input_size
+
+    stretch = CarSegConfig(input_size=(288, 384), encoder_weights=None)
+    assert network_input_size((680, 1024), stretch) == (288, 384)
+    aspect = stretch.replace(input_size=(320, 384), input_shape="keep_aspect")
+    assert network_input_size((680, 1024), aspect) == (288, 416)
+    assert network_input_size((1080, 1920), aspect) == (256, 480)  # 16:9 is not squashed
+    assert network_input_size((1024, 680), aspect) == (416, 288)  # portrait
+    assert network_input_size((31, 47), aspect) == (288, 416)  # small photos are enlarged to the budget
+    assert network_input_size((10, 4000), aspect)[0] == 32  # a thin strip keeps at least 32 rows
+
+
+def test_old_configs_without_input_shape_stretch_as_before():
+    data = CarSegConfig(encoder_weights=None).to_dict()
+    del data["input_shape"]
+    assert CarSegConfig.from_dict(data).input_shape == "stretch"

@@ -49,12 +49,12 @@ def test_separable_decoder_mixes_channels_before_upsampling():
         "Conv2D",
         "BatchNormalization",
         "ReLU",
-        "UpSampling2D",
+        "BilinearUpsample2x",
         "DepthwiseConv2D",
         "BatchNormalization",
         "ReLU",
     ]
-    assert block.layers[0].kernel_size == (1, 1) and block.layers[3].interpolation == "bilinear"
+    assert block.layers[0].kernel_size == (1, 1)
     assert [network.get_layer(f"decoder_block_{i}").layers[0].filters for i in range(1, 5)] == [512, 256, 128, 64]
     seed_decoder = build_unet(CarSegConfig(input_size=(64, 96), encoder_weights=None))
     assert network.count_params() < seed_decoder.count_params() / 2
@@ -72,3 +72,20 @@ def test_output_matches_input_size_with_one_sigmoid_channel(size, decoder_block)
 def test_encoder_weights_path_must_exist():
     with pytest.raises(FileNotFoundError, match="does not exist"):
         build_unet(CarSegConfig(input_size=(64, 64), encoder_weights="/no/such/weights.h5"))
+
+
+def test_bilinear_upsample_matches_keras_upsampling_and_takes_open_sizes():
+    """carseg 0.1's separable models use UpSampling2D; new ones the layer that also runs with open H and W."""
+    import keras
+    import numpy as np
+
+    from carseg_model.decoder import BilinearUpsample2x
+
+    features = np.random.default_rng(0).random((2, 5, 7, 3), dtype=np.float32)
+    expected = keras.layers.UpSampling2D(2, interpolation="bilinear")(features)
+    np.testing.assert_allclose(BilinearUpsample2x()(features), expected, atol=1e-6)
+    network = build_unet(
+        CarSegConfig(input_size=(64, 96), encoder_weights=None, decoder_block="separable", input_shape="keep_aspect")
+    )
+    assert network.input_shape == (None, None, None, 3)
+    assert network(np.zeros((1, 96, 160, 3), np.float32)).shape == (1, 96, 160, 1)
