@@ -26,8 +26,9 @@ Backend = Callable[[np.ndarray], np.ndarray]
 class KerasBackend:
     """Runs a Keras network through one compiled ``tf.function`` with a fixed input signature.
 
-    The signature leaves only the batch size open, so every batch reuses one trace
-    (``model.predict`` per image is ~2x slower on CPU; a fixed batch size is no faster).
+    The signature leaves only the batch size open (and height and width for ``keep_aspect``
+    networks), so every batch reuses one trace (``model.predict`` per image is ~2x slower on
+    CPU; a fixed batch size is no faster).
     """
 
     def __init__(self, network: keras.Model) -> None:
@@ -42,7 +43,7 @@ class KerasBackend:
         height, width = network.input_shape[1:3]
         signature = [tf.TensorSpec([None, height, width, 3], tf.float32)]
         self._call = tf.function(
-            lambda batch: network(batch, training=False), input_signature=signature, autograph=None in (height, width)
+            lambda batch: network(batch, training=False), input_signature=signature, autograph=False
         )
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
