@@ -1,12 +1,13 @@
 import io
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image
 
 from carseg_model.errors import ImageNotFoundError, ImageTooLargeError, InvalidImageError
-from carseg_model.image_io import load_image
+from carseg_model.image_io import load_image, open_photo
 
 PHOTO = Path(__file__).resolve().parent.parent / "space" / "examples" / "node-opencv_car1.jpg"
 LIMIT = 50_000_000
@@ -48,6 +49,38 @@ def test_exif_orientation_is_applied(photo):
     data = _encode(Image.fromarray(photo), "JPEG", exif=exif, quality=95)
     loaded = load_image(data, LIMIT)
     assert loaded.shape == (photo.shape[1], photo.shape[0], 3)
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_open_photo_matches_load_image_in_every_exif_orientation(photo, orientation):
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    data = _encode(Image.fromarray(photo), "JPEG", exif=exif, quality=95)
+    expected = load_image(data, LIMIT)
+    opened = open_photo(data, LIMIT)
+    assert opened.size == expected.shape[:2] and not opened.decoded
+    reduced = opened.reduced((expected.shape[0] // 4, expected.shape[1] // 4))  # the decoder shrinks by 1/2, 1/4, 1/8
+    assert (
+        not opened.decoded and reduced.shape[0] * 4 >= expected.shape[0] and reduced.shape[1] * 4 >= expected.shape[1]
+    )
+    assert reduced.shape[0] < expected.shape[0] and reduced.shape[0] / reduced.shape[1] == pytest.approx(
+        expected.shape[0] / expected.shape[1], rel=0.02
+    )
+    shrunk = cv2.resize(expected, reduced.shape[1::-1], interpolation=cv2.INTER_AREA)
+    assert np.abs(reduced.astype(int) - shrunk).mean() < 4  # the same picture, the same way up
+    pixels = opened.pixels()
+    assert opened.decoded and pixels.shape == expected.shape
+    assert np.abs(pixels.astype(int) - expected).mean() < 1  # OpenCV's and PIL's libjpeg-turbo
+
+
+def test_open_photo_decodes_other_inputs_at_once(photo):
+    png = open_photo(_encode(Image.fromarray(photo), "PNG"), LIMIT)
+    assert png.decoded and np.array_equal(png.pixels(), photo)
+    assert np.array_equal(open_photo(photo, LIMIT).pixels(), photo)
+    with pytest.raises(ImageTooLargeError):
+        open_photo(PHOTO, 1000)
+    with pytest.raises(InvalidImageError, match="truncated or corrupt"):
+        open_photo(PHOTO.read_bytes()[:2000], LIMIT).pixels()
 
 
 def test_special_modes(photo):

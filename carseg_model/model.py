@@ -20,8 +20,8 @@ from carseg_model.errors import InvalidImageError, ModelFolderError, PhotoError
 from carseg_model.export import RepresentativeImages, export_network
 from carseg_model.formats import BACKENDS, KERAS_FILES, exported_filename, format_of
 from carseg_model.hub import BUNDLED_DIR, HubOptions, resolve_model_folder
-from carseg_model.image_io import ImageInput, load_image
-from carseg_model.preprocessing import preprocess, upsample_probabilities
+from carseg_model.image_io import ImageInput, Photo, open_photo
+from carseg_model.preprocessing import network_input
 from carseg_model.result import SegmentationResult
 from carseg_model.saving import load_network, save_network
 
@@ -89,19 +89,18 @@ class CarSegModel(
             raise ValueError(f"errors must be one of {ERROR_HANDLING}; got {errors!r}")
         results: list[SegmentationResult | PhotoError] = []
         for chunk in batched(images, batch_size):
-            photos = [self._load_photo(source, errors) for source in chunk]
+            photos = [self._open_photo(source, errors) for source in chunk]
             probabilities = self._probabilities_by_shape([p for p in photos if not isinstance(p, PhotoError)])
             for photo in photos:
                 if isinstance(photo, PhotoError):
                     results.append(photo)
                 else:
-                    full_size = upsample_probabilities(next(probabilities), photo.shape[:2])
-                    results.append(SegmentationResult(photo, full_size, threshold))
+                    results.append(SegmentationResult(photo, next(probabilities), threshold))
         return results
 
-    def _probabilities_by_shape(self, photos: list[np.ndarray]) -> Iterator[np.ndarray]:
+    def _probabilities_by_shape(self, photos: list[Photo]) -> Iterator[np.ndarray]:
         """Network probabilities of each photo, in order; photos of one network input shape share a run."""
-        inputs = [preprocess(photo, self.config) for photo in photos]
+        inputs = [network_input(photo, self.config) for photo in photos]
         by_shape: dict[tuple[int, ...], list[int]] = {}
         for index, array in enumerate(inputs):
             by_shape.setdefault(array.shape, []).append(index)
@@ -111,9 +110,9 @@ class CarSegModel(
                 outputs[index] = probability
         return iter(outputs)
 
-    def _load_photo(self, source: ImageInput, errors: str) -> np.ndarray | PhotoError:
+    def _open_photo(self, source: ImageInput, errors: str) -> Photo | PhotoError:
         try:
-            return load_image(source, self.config.max_pixels)
+            return open_photo(source, self.config.max_pixels)
         except (InvalidImageError, OSError) as error:
             if errors == "raise":
                 raise

@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 
 from carseg_model.config import CarSegConfig, network_input_size
+from carseg_model.image_io import Photo
 
 Pixels = TypeVar("Pixels")
 
@@ -36,8 +37,13 @@ def scale_pixels(image: Pixels, config: CarSegConfig) -> Pixels:
 def preprocess(image: np.ndarray, config: CarSegConfig) -> np.ndarray:
     """RGB uint8 photo of any size -> float32 ``(H, W, 3)`` network input as the config says
     (its size is `network_input_size`)."""
-    size = network_input_size(image.shape[:2], config)
-    return scale_pixels(resize_image(image, size, config.resize_method).astype(np.float32), config)
+    return network_input(Photo.from_pixels(image), config)
+
+
+def network_input(photo: Photo, config: CarSegConfig) -> np.ndarray:
+    """A `Photo` -> float32 ``(H, W, 3)`` network input of `network_input_size`, decoded no larger than needed."""
+    size = network_input_size(photo.size, config)
+    return scale_pixels(resize_image(photo.reduced(size), size, config.resize_method).astype(np.float32), config)
 
 
 def upsample_probabilities(probabilities: np.ndarray, size: tuple[int, int]) -> np.ndarray:

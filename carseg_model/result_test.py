@@ -10,7 +10,7 @@ def result() -> SegmentationResult:
     probabilities = np.zeros((40, 60), np.float32)
     probabilities[10:30, 20:50] = 0.9
     probabilities[0:5, 0:5] = 0.4
-    return SegmentationResult(image, probabilities, threshold=0.5)
+    return SegmentationResult.from_arrays(image, probabilities, threshold=0.5)
 
 
 def test_mask_and_threshold(result):
@@ -56,6 +56,60 @@ def test_cutout_is_rgba_with_transparent_background(result):
     cutout = result.cutout()
     assert cutout.shape == (40, 60, 4)
     assert cutout[20, 35, 3] == 255 and cutout[35, 5, 3] == 0
-    assert np.array_equal(cutout[:, :, :3], result.image)
+    car = result.mask
+    assert np.array_equal(cutout[car][:, :3], result.image[car])
+    assert not cutout[~car].any()  # transparent pixels keep nothing of the old background
     soft = result.cutout(soft_edges=True)
-    assert soft[20, 35, 3] == round(0.9 * 255) and soft[2, 2, 3] == round(0.4 * 255)
+    assert soft[20, 35, 3] == round(0.9 * 255)
+    assert soft[2, 2, 3] == 0  # the faint blob far from the car's box is left out
+
+
+def test_box_and_fraction(result):
+    assert result.box == (20, 10, 50, 30)
+    assert result.with_threshold(0.3).box == (0, 0, 50, 30)
+    assert result.with_threshold(0.95).box is None and result.with_threshold(0.95).car_fraction == 0.0
+    assert not result.with_threshold(0.95).cutout().any()
+    assert np.array_equal(result.with_threshold(0.95).overlay(), result.image)
+
+
+def test_full_size_images_come_from_small_probabilities_in_uint8():
+    image = np.full((300, 400, 3), 80, np.uint8)
+    probabilities = np.zeros((30, 40), np.float32)
+    probabilities[10:20, 10:30] = 1.0
+    result = SegmentationResult.from_arrays(image, probabilities)
+    assert result.network_probabilities.shape == (30, 40)
+    assert result.alpha.shape == (300, 400) and result.alpha.dtype == np.uint8
+    assert result.mask.shape == (300, 400) and result.mask[150, 200] and not result.mask[10, 10]
+    assert result.probabilities.dtype == np.float32 and result.probabilities.max() == 1.0
+    assert result.with_threshold(0.3).alpha is result.alpha  # another threshold reuses the full-size alpha
+
+
+def test_writers_round_trip(result, tmp_path):
+    from PIL import Image
+
+    mask_file = result.save_mask(tmp_path / "m.png")
+    with Image.open(mask_file) as mask:
+        assert mask.mode == "L" and np.array_equal(np.asarray(mask), result.mask_image())
+    with Image.open(result.save_cutout(tmp_path / "c.png")) as cutout:
+        assert np.array_equal(np.asarray(cutout), result.cutout())
+    with Image.open(result.save_overlay(tmp_path / "o.jpg", outline_width=0)) as overlay:
+        assert overlay.format == "JPEG"
+        assert np.abs(np.asarray(overlay).astype(int) - result.overlay(outline_width=0)).mean() < 3
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["c.png", "m.png", "o.jpg"]  # no temporary files
+    with pytest.raises(ValueError, match="transparency"):
+        result.save_cutout(tmp_path / "c.jpg")
+    with pytest.raises(ValueError, match="cannot write '.gif'"):
+        result.save_mask(tmp_path / "m.gif")
+
+
+def test_a_jpeg_is_decoded_in_full_only_for_images(tmp_path):
+    from PIL import Image
+
+    from carseg_model.image_io import open_photo
+
+    photo = np.random.default_rng(0).integers(0, 255, (480, 640, 3), np.uint8)
+    Image.fromarray(photo).save(tmp_path / "p.jpg", quality=95)
+    opened = open_photo(tmp_path / "p.jpg", max_pixels=10**8)
+    result = SegmentationResult(opened, np.full((24, 32), 0.9, np.float32))
+    assert result.mask.all() and not opened.decoded  # the mask needs no pixels
+    assert result.cutout().shape == (480, 640, 4) and opened.decoded

@@ -181,10 +181,10 @@ def test_max_pixels_refuses_larger_photos_and_each_photo_is_decoded_once(
 ):
     from carseg_model import image_io, model
 
-    decoded, load_image = [], image_io.load_image
-    for module in (image_io, model):  # wherever a photo could be decoded
+    decoded, open_photo = [], image_io.open_photo
+    for module in (image_io, model):  # wherever a photo could be opened
         monkeypatch.setattr(
-            module, "load_image", lambda source, max_pixels: decoded.append(source) or load_image(source, max_pixels)
+            module, "open_photo", lambda source, max_pixels: decoded.append(source) or open_photo(source, max_pixels)
         )
     # a.jpg is 96x64 = 6144 pixels, b.png 80x48 = 3840, c.jpeg 64x96 = 6144
     code, stdout, stderr = run(

@@ -6,8 +6,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from carseg_model.defaults import JPEG_QUALITY, OVERLAY_COLOR, OVERLAY_OPACITY
-from carseg_model.files import atomic_write
+from carseg_model.defaults import OVERLAY_COLOR, OVERLAY_OPACITY
 
 if TYPE_CHECKING:
     import numpy as np
@@ -35,12 +34,21 @@ def render(
     return result.overlay(color, opacity, outline)
 
 
-def save_image(array: np.ndarray, path: Path) -> None:
-    """Write an image atomically; the format follows the suffix (PNG, or JPEG at `JPEG_QUALITY`)."""
-    from PIL import Image
-
-    with atomic_write(path) as temporary:
-        Image.fromarray(array).save(temporary, quality=JPEG_QUALITY)
+def save_output(
+    result: SegmentationResult,
+    kind: str,
+    path: Path,
+    color: tuple[int, int, int] = OVERLAY_COLOR,
+    opacity: float = OVERLAY_OPACITY,
+    outline: int | None = None,
+) -> None:
+    """Write one output kind with the result's fast writers (a 1-bit mask PNG, PNG cut-out, JPEG overlay)."""
+    if kind == "mask":
+        result.save_mask(path)
+    elif kind == "cutout":
+        result.save_cutout(path)
+    else:
+        result.save_overlay(path, color, opacity, outline)
 
 
 def progress(total: int | None, unit: str) -> tqdm:

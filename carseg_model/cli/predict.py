@@ -7,7 +7,9 @@ import glob
 import itertools
 import os
 import time
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,13 +18,14 @@ from carseg_model.chunks import batched
 from carseg_model.cli.errors import EXIT_FAILED, EXIT_OK, UsageError
 from carseg_model.cli.models import load_runtime_model
 from carseg_model.cli.options import add_runtime_options, new_command, output_kinds
-from carseg_model.cli.output import OUTPUT_SUFFIXES, progress, rate, render, report, save_image
+from carseg_model.cli.output import OUTPUT_SUFFIXES, progress, rate, report, save_output
+from carseg_model.defaults import BATCH_SIZE
 from carseg_model.image_io import IMAGE_SUFFIXES
 
 if TYPE_CHECKING:
     from tqdm import tqdm
 
-    from carseg_model import CarSegModel
+    from carseg_model import CarSegModel, SegmentationResult
 
 
 def add_parser(commands: Any) -> None:
@@ -85,9 +88,9 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_OK
     model = load_runtime_model(args)
     failed, start = 0, time.perf_counter()
-    with progress(len(todo), "images") as bar:
+    with progress(len(todo), "images") as bar, OutputWriter(bar) as writer:
         for chunk in batched(todo, args.batch_size):
-            failed += predict_chunk(model, chunk, args, bar)
+            failed += predict_chunk(model, chunk, args, writer)
     done, seconds = len(todo) - failed, time.perf_counter() - start
     print(
         f"done: {done} photo(s) in {seconds:.1f} s ({rate(done, seconds):.1f} images/s), "
@@ -171,8 +174,10 @@ def plan_outputs(
     ]
 
 
-def predict_chunk(model: CarSegModel, jobs: Sequence[PredictJob], args: argparse.Namespace, bar: tqdm) -> int:
-    """Segment one batch of photos and write their outputs; return how many photos could not be read."""
+def predict_chunk(
+    model: CarSegModel, jobs: Sequence[PredictJob], args: argparse.Namespace, writer: OutputWriter
+) -> int:
+    """Segment one batch of photos and hand their outputs to ``writer``; return how many photos could not be read."""
     from carseg_model.errors import PhotoError
 
     results = model.predict_batch([job.photo for job in jobs], batch_size=args.batch_size, errors="return")
@@ -180,12 +185,50 @@ def predict_chunk(model: CarSegModel, jobs: Sequence[PredictJob], args: argparse
     for job, result in zip(jobs, results):
         if isinstance(result, PhotoError):
             report(f"skipped {job.photo}: {photo_problem(result.error)}")
+            writer.bar.update(1)
             failed += 1
         else:
-            for kind, path in job.outputs.items():
-                save_image(render(result, kind, args.color, args.opacity, args.outline), path)
-        bar.update(1)
+            writer.submit(save_outputs, result, job.outputs, args)
     return failed
+
+
+def save_outputs(result: SegmentationResult, outputs: dict[str, Path], args: argparse.Namespace) -> None:
+    """Write one photo's outputs (kind -> path) as the command-line options say."""
+    for kind, path in outputs.items():
+        save_output(result, kind, path, args.color, args.opacity, args.outline)
+
+
+class OutputWriter:
+    """Writes photos' outputs on two threads while the network runs on the next batch.
+
+    Encoding (zlib, libjpeg-turbo) releases the GIL, so on two cores it overlaps the network.
+    At most two batches of results wait in memory: `submit` blocks while more are queued, and
+    a write that fails (disk full, no permission) raises in the command at its next `submit` or at the end.
+    """
+
+    def __init__(self, bar: tqdm, threads: int = 2, pending: int = 2 * BATCH_SIZE) -> None:
+        self.bar = bar
+        self._pool = ThreadPoolExecutor(threads, thread_name_prefix="carseg-write")
+        self._pending: deque[Future] = deque()
+        self._limit = pending
+
+    def submit(self, write: Callable[..., None], *arguments: Any) -> None:
+        """Run ``write(*arguments)`` on a writer thread; count the photo done when it finishes."""
+        while len(self._pending) >= self._limit:
+            self._pending.popleft().result()
+        future = self._pool.submit(write, *arguments)
+        future.add_done_callback(lambda _: self.bar.update(1))
+        self._pending.append(future)
+
+    def __enter__(self) -> OutputWriter:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        try:
+            while self._pending:
+                self._pending.popleft().result()
+        finally:
+            self._pool.shutdown(wait=True, cancel_futures=True)
 
 
 def photo_problem(error: Exception) -> str:
