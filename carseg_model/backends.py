@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -48,6 +48,17 @@ class KerasBackend:
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         return self._call(batch).numpy()[..., 0]
+
+
+def require_tensorflow(purpose: str) -> None:
+    """Raise a one-line ``ImportError`` saying how to install TensorFlow if it is missing (``carseg`` alone has none)."""
+    import importlib.util
+
+    if importlib.util.find_spec("tensorflow") is None:
+        raise ImportError(
+            f"{purpose} needs TensorFlow: pip install 'carseg[cpu]' (or 'carseg[gpu]'), "
+            "or load an exported model with backend='onnx' or 'tflite'"
+        )
 
 
 def set_tensorflow_threads(num_threads: int) -> None:
@@ -137,22 +148,33 @@ def _tflite_interpreter_class() -> type:
 
 
 class ONNXBackend:
-    """Runs a ``.onnx`` file with ONNX Runtime on the CPU execution provider."""
+    """Runs a ``.onnx`` file with ONNX Runtime: on a GPU through the CUDA execution provider when one is
+    usable (``onnxruntime-gpu``, see `execution_providers`), else on the CPU."""
 
     def __init__(self, path: str | Path, num_threads: int | None = None) -> None:
         try:
             import onnxruntime as ort
         except ImportError:
-            raise ImportError("backend='onnx' needs ONNX Runtime: pip install 'carseg[onnx]'") from None
+            raise ImportError(
+                "backend='onnx' needs ONNX Runtime: pip install 'carseg[onnx]' (or 'carseg[gpu]' for an NVIDIA GPU)"
+            ) from None
         options = ort.SessionOptions()
         if num_threads is not None:
             options.intra_op_num_threads = num_threads
             options.inter_op_num_threads = 1
-        self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        providers = execution_providers(ort.get_available_providers(), os.environ.get("CUDA_VISIBLE_DEVICES"))
+        self._session = ort.InferenceSession(str(path), options, providers=providers)
         self._input = self._session.get_inputs()[0].name
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         return self._session.run(None, {self._input: batch})[0][..., 0]
+
+
+def execution_providers(available: Sequence[str], cuda_visible_devices: str | None) -> list[str]:
+    """ONNX Runtime's providers to ask for: CUDA first when this ONNX Runtime has it (``onnxruntime-gpu``) and
+    ``CUDA_VISIBLE_DEVICES`` does not hide every GPU (Ray does so for actors without one); the CPU always."""
+    cuda = "CUDAExecutionProvider" in available and cuda_visible_devices not in ("", "-1")
+    return ["CUDAExecutionProvider", "CPUExecutionProvider"] if cuda else ["CPUExecutionProvider"]
 
 
 def load_exported(path: str | Path, num_threads: int | None = None) -> TFLiteBackend | ONNXBackend:

@@ -51,6 +51,8 @@ class CarSegConfig:
             (`network_input_size`): a 16:9 frame is not squashed and costs what a 4:3 one does.
         threshold: default probability above which a pixel is "car".
         test_time_flip: also run the mirrored photo and average the two (2x the compute).
+        refine_edges: fit the full-size mask and alpha to the photo's own edges (a guided filter,
+            `carseg_model.refinement`); ``False`` upsamples the network's output bilinearly.
         max_pixels: photos with more pixels are refused with a clear error.
         card: model-card facts (datasets, metrics, training command, ...) filled in
             by ``train.py``; rendered into the README of a saved model.
@@ -69,6 +71,7 @@ class CarSegConfig:
     input_shape: str = "stretch"
     threshold: float = 0.5
     test_time_flip: bool = False
+    refine_edges: bool = True
     max_pixels: int = 50_000_000
     card: dict[str, Any] = field(default_factory=dict)
 
@@ -101,7 +104,7 @@ class CarSegConfig:
         """A checked copy with ``changes``: ``model.config = model.config.replace(max_pixels=100_000_000)``.
 
         Meant for the settings that only change how a loaded model predicts (``threshold``,
-        ``test_time_flip``, ``max_pixels``); the architecture fields must match the network.
+        ``test_time_flip``, ``refine_edges``, ``max_pixels``); the architecture fields must match the network.
         """
         return dataclasses.replace(self, **changes)
 
@@ -203,6 +206,7 @@ _FIELD_TYPES: dict[str, tuple[Callable[[object], bool], str]] = {
     "input_shape": (lambda v: isinstance(v, str), f"one of {INPUT_SHAPES}"),
     "threshold": (_is_number, "a number in [0, 1]"),
     "test_time_flip": (lambda v: isinstance(v, bool), "true or false (a boolean, not a string)"),
+    "refine_edges": (lambda v: isinstance(v, bool), "true or false (a boolean, not a string)"),
     "max_pixels": (_is_positive_int, "a positive whole number of pixels"),
     "card": (lambda v: isinstance(v, dict), "a JSON object (a dict)"),
 }

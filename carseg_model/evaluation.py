@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -84,16 +85,26 @@ def _matched(edge: np.ndarray, other: np.ndarray, radius: float) -> int:
 
 
 # ---------------------------------------------------------------------------- scoring
+UNREFINED = ("dice", "boundary_f")
+"""Scores also given for the unrefined mask when the model refines edges (``<key>_unrefined``)."""
+
+
 def evaluate(model: CarSegModel, samples: Sequence[Sample], batch_size: int = BATCH_SIZE) -> list[dict[str, Any]]:
     """Per-photo scores of ``model.predict_batch`` (what users get) against the full-size masks.
 
     Each score is ``{"image": path, "dataset": name, "dice", "iou", "boundary_f", "car_share",
-    "marked_share": float}``.
+    "marked_share": float}``; with ``refine_edges`` also ``dice_unrefined`` and ``boundary_f_unrefined``
+    (the same network output upsampled without refinement).
     """
     scores = []
     for chunk in batched(samples, batch_size):
         results = model.predict_batch([sample.image_path for sample in chunk], batch_size=batch_size)
-        scores += [_score(sample, result.mask) for sample, result in zip(chunk, results)]
+        for sample, result in zip(chunk, results):
+            score = _score(sample, result.mask)
+            if result.refine_edges:  # the same network output without edge refinement, for comparison
+                plain = _score(sample, replace(result, refine_edges=False).mask)
+                score.update({f"{key}_unrefined": plain[key] for key in UNREFINED})
+            scores.append(score)
     return scores
 
 
@@ -143,6 +154,7 @@ def summarize_group(scores: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """Means over a group of per-photo scores (``None`` where the group has no photo of that kind).
 
     ``images``, ``dice``, ``iou``: all photos. ``boundary_f``: photos that show a car.
+    ``dice_unrefined`` / ``boundary_f_unrefined``: the same without edge refinement (if scored).
     ``small_car_images`` / ``small_car_dice``: the small-car slice (cars cover more than 0 and
     under `SMALL_CAR_SHARE` of the pixels). ``car_free_images``, ``marked_mean``,
     ``marked_worst``, ``marked_over_limit``: car-free photos (truth all background), the share of
@@ -156,6 +168,8 @@ def summarize_group(scores: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "dice": _mean(s["dice"] for s in scores),
         "iou": _mean(s["iou"] for s in scores),
         "boundary_f": _mean(s["boundary_f"] for s in with_car),
+        "dice_unrefined": _mean(s["dice_unrefined"] for s in scores if "dice_unrefined" in s),
+        "boundary_f_unrefined": _mean(s["boundary_f_unrefined"] for s in with_car if "boundary_f_unrefined" in s),
         "small_car_images": len(small),
         "small_car_dice": _mean(s["dice"] for s in small),
         "car_free_images": len(marked),
@@ -175,6 +189,8 @@ COLUMNS = (
     ("mean Dice", "dice", "{:.4f}"),
     ("mean IoU", "iou", "{:.4f}"),
     ("boundary F", "boundary_f", "{:.4f}"),
+    ("Dice unrefined", "dice_unrefined", "{:.4f}"),
+    ("bF unrefined", "boundary_f_unrefined", "{:.4f}"),
     ("small cars", "small_car_images", "{:d}"),
     ("small Dice", "small_car_dice", "{:.4f}"),
     ("car-free", "car_free_images", "{:d}"),
@@ -188,12 +204,19 @@ COLUMNS = (
 def score_table(scores: Sequence[dict[str, Any]]) -> str:
     """The score table of `evaluate`'s scores: one row per dataset, then overall; the columns of `COLUMNS`.
 
-    A dash where a dataset has no photo of the kind (no small cars, no car-free photo).
+    A dash where a dataset has no photo of the kind (no small cars, no car-free photo); the
+    unrefined columns only when the model refines edges.
     """
-    lines = [f"{'dataset':<28}" + "".join(f" {heading:>{_width(heading)}}" for heading, _, _ in COLUMNS)]
-    for name, summary in summarize(scores).items():
-        cells = ("-" if summary[key] is None else form.format(summary[key]) for _, key, form in COLUMNS)
-        lines.append(f"{name:<28}" + "".join(f" {cell:>{_width(h)}}" for cell, (h, _, _) in zip(cells, COLUMNS)))
+    summaries = summarize(scores)
+    columns = [
+        (heading, key, form)
+        for heading, key, form in COLUMNS
+        if not key.endswith("_unrefined") or any(summary[key] is not None for summary in summaries.values())
+    ]
+    lines = [f"{'dataset':<28}" + "".join(f" {heading:>{_width(heading)}}" for heading, _, _ in columns)]
+    for name, summary in summaries.items():
+        cells = ("-" if summary[key] is None else form.format(summary[key]) for _, key, form in columns)
+        lines.append(f"{name:<28}" + "".join(f" {cell:>{_width(h)}}" for cell, (h, _, _) in zip(cells, columns)))
     return "\n".join(lines)
 
 

@@ -53,7 +53,7 @@ class LeftHalfModel:
         masks = [np.zeros((2, 4), bool) for _ in paths]
         for offset, mask in enumerate(masks):
             mask[:, :2] = start + offset < 2
-        return [SimpleNamespace(mask=mask) for mask in masks]
+        return [SimpleNamespace(mask=mask, refine_edges=False) for mask in masks]
 
 
 def test_evaluate_in_batches(tmp_path: Path) -> None:
@@ -126,6 +126,8 @@ def test_summary_and_score_table() -> None:
             "dice": 0.75,
             "iou": (1 + 1 / 3) / 2,
             "boundary_f": 0.7,
+            "dice_unrefined": None,
+            "boundary_f_unrefined": None,
             "small_car_images": 1,
             "small_car_dice": 0.5,
             "car_free_images": 0,

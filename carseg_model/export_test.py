@@ -29,10 +29,12 @@ def _assert_predicts_like_keras(exported: CarSegModel, keras_model: CarSegModel,
     results = exported.predict_batch(photos, batch_size=2)  # batches of 2 then 1: the TFLite input is resized
     max_error, mean_error = TOLERANCE[quantize]
     for result, reference in zip(results, expected):
-        assert result.mask.shape == reference.mask.shape and result.probabilities.dtype == np.float32
-        error = np.abs(result.probabilities - reference.probabilities)
+        assert result.mask.shape == reference.mask.shape and result.network_probabilities.dtype == np.float32
+        error = np.abs(result.network_probabilities - reference.network_probabilities)
         assert error.max() <= max_error and error.mean() <= mean_error, (error.max(), error.mean())
-    np.testing.assert_allclose(exported.predict(photos[1]).probabilities, results[1].probabilities, atol=1e-5)
+    np.testing.assert_allclose(
+        exported.predict(photos[1]).network_probabilities, results[1].network_probabilities, atol=1e-5
+    )
 
 
 class TestEveryVariantExports:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from huggingface_hub import ModelCard, ModelHubMixin
 
-from carseg_model.backends import Backend, KerasBackend, load_exported, set_tensorflow_threads
+from carseg_model.backends import Backend, KerasBackend, load_exported, require_tensorflow, set_tensorflow_threads
 from carseg_model.card import render_model_card
 from carseg_model.chunks import batched
 from carseg_model.config import CONFIG_FILENAME, CarSegConfig, check_threshold
@@ -58,6 +58,7 @@ class CarSegModel(
     ) -> None:
         self.config = config if config is not None else CarSegConfig()
         if network is None and backend is None:
+            require_tensorflow("building a Keras network")
             from carseg_model.unet import build_unet
 
             network = build_unet(self.config)
@@ -95,7 +96,7 @@ class CarSegModel(
                 if isinstance(photo, PhotoError):
                     results.append(photo)
                 else:
-                    results.append(SegmentationResult(photo, next(probabilities), threshold))
+                    results.append(SegmentationResult(photo, next(probabilities), threshold, self.config.refine_edges))
         return results
 
     def _probabilities_by_shape(self, photos: list[Photo]) -> Iterator[np.ndarray]:
@@ -180,6 +181,7 @@ class CarSegModel(
         num_threads: int | None = None,
         threshold: float | None = None,
         test_time_flip: bool | None = None,
+        refine_edges: bool | None = None,
         max_pixels: int | None = None,
         **hub_options: Any,
     ) -> CarSegModel:
@@ -193,7 +195,7 @@ class CarSegModel(
         ``quantize`` picks ``model_fp16.tflite`` / ``model_int8.tflite``). A ``.tflite`` or
         ``.onnx`` file path loads that file with the ``carseg_config.json`` beside it.
         ``num_threads`` caps the CPU threads of the runtime (default: the runtime's own).
-        ``threshold``, ``test_time_flip`` and ``max_pixels`` override the saved config's
+        ``threshold``, ``test_time_flip``, ``refine_edges`` and ``max_pixels`` override the saved config's
         prediction settings (later: ``model.config = model.config.replace(max_pixels=...)``).
         ``hub_options`` are `HubOptions`: ``revision``, ``token``, ``cache_dir``,
         ``local_files_only`` and ``force_download``, as in ``ModelHubMixin.from_pretrained``;
@@ -215,7 +217,12 @@ class CarSegModel(
                 num_threads=num_threads,
                 **hub_options,
             )
-        settings = {"threshold": threshold, "test_time_flip": test_time_flip, "max_pixels": max_pixels}
+        settings = {
+            "threshold": threshold,
+            "test_time_flip": test_time_flip,
+            "refine_edges": refine_edges,
+            "max_pixels": max_pixels,
+        }
         changes = {name: value for name, value in settings.items() if value is not None}
         if changes:
             model.config = model.config.replace(**changes)
@@ -263,6 +270,7 @@ class CarSegModel(
                 f"save_pretrained writes {', '.join(KERAS_FILES)} and {CONFIG_FILENAME}."
             )
         config = CarSegConfig.load(folder)
+        require_tensorflow(f"loading the Keras model in {folder}")
         if num_threads is not None:
             set_tensorflow_threads(num_threads)
         return cls(config, load_network(folder))

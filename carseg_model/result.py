@@ -12,10 +12,13 @@ import cv2
 import numpy as np
 
 from carseg_model.colors import parse_color
+from carseg_model.compositing import Background, background_image, blend, contact_shadow, darken
 from carseg_model.config import check_threshold
 from carseg_model.defaults import OVERLAY_COLOR, OVERLAY_OPACITY
 from carseg_model.encoding import write_image
 from carseg_model.image_io import Photo
+from carseg_model.main_car import main_car_pieces
+from carseg_model.refinement import foreground_colours, refine_alpha, working_size
 
 Box = tuple[int, int, int, int]
 """``(left, top, right, bottom)`` in pixels; right and bottom are exclusive."""
@@ -34,17 +37,23 @@ class SegmentationResult:
         photo: the photo (its upright ``size``; its pixels decoded on demand).
         network_probabilities: ``(h, w)`` float32 car probability at the network's input size.
         threshold: probability above which a pixel counts as car.
+        refine_edges: fit the full-size alpha to the photo's edges (`carseg_model.refinement`);
+            ``False`` upsamples the network's probabilities bilinearly.
     """
 
     photo: Photo
     network_probabilities: np.ndarray
     threshold: float = 0.5
+    refine_edges: bool = True
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @classmethod
-    def from_arrays(cls, image: np.ndarray, probabilities: np.ndarray, threshold: float = 0.5) -> SegmentationResult:
+    def from_arrays(
+        cls, image: np.ndarray, probabilities: np.ndarray, threshold: float = 0.5, refine_edges: bool = True
+    ) -> SegmentationResult:
         """A result for ``(H, W, 3)`` uint8 RGB ``image`` and ``(h, w)`` probabilities of any size (e.g. from a video loop)."""
-        return cls(Photo.from_pixels(image), probabilities.astype(np.float32, copy=False), check_threshold(threshold))
+        probabilities = probabilities.astype(np.float32, copy=False)
+        return cls(Photo.from_pixels(image), probabilities, check_threshold(threshold), refine_edges)
 
     @property
     def size(self) -> tuple[int, int]:
@@ -58,12 +67,27 @@ class SegmentationResult:
 
     @property
     def alpha(self) -> np.ndarray:
-        """``(H, W)`` uint8 car probability at the photo's size, 0..255 (bilinear upsampling)."""
-        if "alpha" not in self._cache:
-            height, width = self.size
-            levels = np.clip(self.network_probabilities * 255.0 + 0.5, 0, 255).astype(np.uint8)
-            self._cache["alpha"] = cv2.resize(levels, (width, height), interpolation=cv2.INTER_LINEAR)
-        return self._cache["alpha"]
+        """``(H, W)`` uint8 car probability at the photo's size, 0..255 (fitted to the photo's edges
+        with ``refine_edges``, else upsampled bilinearly)."""
+        key = f"alpha-{self.refine_edges}"
+        if key not in self._cache:
+            self._cache[key] = self._full_size_alpha()
+        return self._cache[key]
+
+    def _full_size_alpha(self) -> np.ndarray:
+        height, width = self.size
+        levels = np.clip(self.network_probabilities * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        if not self.refine_edges:
+            return cv2.resize(levels, (width, height), interpolation=cv2.INTER_LINEAR)
+        working = working_size(self.size)
+        guide = self.photo.reduced(working)
+        if guide.shape[:2] != working:
+            guide = cv2.resize(guide, working[::-1], interpolation=cv2.INTER_AREA)
+        coarse = cv2.resize(levels, working[::-1], interpolation=cv2.INTER_LINEAR)
+        refined = refine_alpha(guide, coarse, self.network_probabilities.shape)
+        if working == self.size:
+            return refined
+        return cv2.resize(refined, (width, height), interpolation=cv2.INTER_LINEAR)
 
     @property
     def probabilities(self) -> np.ndarray:
@@ -94,6 +118,50 @@ class SegmentationResult:
         """The same prediction cut at another threshold (no new network run; the full-size alpha is shared)."""
         return replace(self, threshold=check_threshold(threshold))
 
+    def main_car(self) -> SegmentationResult:
+        """The result restricted to the car the photo is about (the rule: `carseg_model.main_car`).
+
+        Pieces of one car split by a pole or a mirror stay together; other cars go. With one
+        car (or none) in the mask, this is the result itself, at no cost.
+        """
+        pieces = main_car_pieces(self.mask)
+        if pieces is None:
+            return self
+        alpha = np.where(self._near_the_mask(pieces), self.alpha, np.uint8(0))  # the kept car's soft border too
+        return replace(self, _cache={f"alpha-{self.refine_edges}": alpha})
+
+    def crop(self, margin: float = 0.05) -> SegmentationResult:
+        """The result cut to the car's box widened by ``margin`` (a share of the box's longer side) on each side.
+
+        Without a car it is the result itself.
+        """
+        if not 0.0 <= margin <= 10.0:
+            raise ValueError(f"margin is a share of the car's size, in [0, 10]; got {margin}")
+        box = self.box
+        if box is None:
+            return self
+        left, top, right, bottom = box
+        pad = round(margin * max(right - left, bottom - top))
+        height, width = self.size
+        left, top, right, bottom = (
+            max(0, left - pad),
+            max(0, top - pad),
+            min(width, right + pad),
+            min(height, bottom + pad),
+        )
+        rows, columns = self.network_probabilities.shape
+        network = self.network_probabilities[
+            top * rows // height : max(top * rows // height + 1, -(-bottom * rows // height)),
+            left * columns // width : max(left * columns // width + 1, -(-right * columns // width)),
+        ]
+        photo = Photo.from_pixels(np.ascontiguousarray(self.image[top:bottom, left:right]))
+        alpha = np.ascontiguousarray(self.alpha[top:bottom, left:right])
+        return replace(self, photo=photo, network_probabilities=network, _cache={f"alpha-{self.refine_edges}": alpha})
+
+    def _upsampling_step(self) -> int:
+        """Photo pixels per network output pixel (the width of the soft border an upsampled alpha has)."""
+        return int(np.ceil(max(np.divide(self.size, self.network_probabilities.shape))))
+
     def mask_image(self) -> np.ndarray:
         """``(H, W)`` uint8 mask, 255 for car and 0 elsewhere (what a mask PNG holds)."""
         return self.mask.view(np.uint8) * np.uint8(255)
@@ -120,7 +188,7 @@ class SegmentationResult:
         left, top, right, bottom = box
         region, car = tinted[top:bottom, left:right], self.mask[top:bottom, left:right]
         blended = cv2.add(cv2.convertScaleAbs(region, alpha=1.0 - opacity), tuple(c * opacity for c in color) + (0,))
-        np.copyto(region, blended, where=car[:, :, None])
+        cv2.copyTo(blended, car.view(np.uint8), region)  # writes into the tinted photo's region
         if outline_width is None:
             outline_width = max(1, round(min(self.size) / 250))
         if outline_width > 0:
@@ -128,32 +196,78 @@ class SegmentationResult:
             cv2.drawContours(region, contours, -1, color, outline_width, cv2.LINE_AA)
         return tinted
 
-    def cutout(self, soft_edges: bool = False) -> np.ndarray:
+    def cutout(self, soft_edges: bool = True) -> np.ndarray:
         """The car on a transparent background: ``(H, W, 4)`` uint8 RGBA.
 
-        With ``soft_edges`` the alpha channel is `alpha` (smooth borders), otherwise the hard mask.
+        With ``soft_edges`` (the default) the alpha channel is `alpha` near the car (borders blend
+        into any background) and border pixels carry the car's own colour, freed of the old
+        background's (`carseg_model.refinement.foreground_colours`); otherwise it is the hard mask.
         Fully transparent pixels are black (0, 0, 0, 0): nothing of the old background is left in the file.
         """
         rgba = np.zeros((*self.size, 4), np.uint8)
-        box = self.box
-        if box is None:
+        alpha = self._cutout_alpha(soft_edges)
+        left, top, width, height = cv2.boundingRect(alpha)
+        if width == 0:
             return rgba
-        left, top, right, bottom = box
-        if soft_edges:  # the soft alpha reaches a little beyond the mask: widen the box by the upsampling step
-            margin = int(np.ceil(max(self.size) / max(self.network_probabilities.shape)))
-            left, top = max(0, left - margin), max(0, top - margin)
-            right, bottom = min(self.size[1], right + margin), min(self.size[0], bottom + margin)
-        alpha = (self.alpha if soft_edges else self.mask_image())[top:bottom, left:right]
-        region = rgba[top:bottom, left:right]
-        region[:, :, 3] = alpha
-        np.copyto(region[:, :, :3], self.image[top:bottom, left:right], where=(alpha > 0)[:, :, None])
+        region = (slice(top, top + height), slice(left, left + width))
+        rgba[region][:, :, :3] = self._car_colours(alpha, region)
+        rgba[region][:, :, 3] = alpha[region]
         return rgba
+
+    def composite(self, background: Background = "transparent", shadow: bool = False) -> np.ndarray:
+        """The car on a new background: ``(H, W, 4)`` RGBA for ``"transparent"``, else ``(H, W, 3)`` RGB.
+
+        ``background`` is ``"transparent"``, ``"blur"`` (the photo itself, blurred), a colour
+        (``"white"``, ``"#f0f0f0"``, ``(R, G, B)``) or an image (path, bytes, PIL image, array),
+        scaled to cover the photo. ``shadow`` lays a soft contact shadow under the car.
+        """
+        box = self.box
+        if isinstance(background, str) and background == "transparent":
+            rgba = self.cutout()
+            if shadow and box is not None:
+                shade = contact_shadow(self.size, box)
+                rgba[:, :, 3] = np.maximum(rgba[:, :, 3], shade)  # black, half transparent, under the car
+            return rgba
+        back = background_image(background, self.image)
+        if box is None:
+            return back
+        if shadow:
+            back = darken(back, contact_shadow(self.size, box))
+        alpha = self._cutout_alpha(soft_edges=True)
+        left, top, width, height = cv2.boundingRect(alpha)
+        region = (slice(top, top + height), slice(left, left + width))
+        back[region] = blend(self._car_colours(alpha, region), back[region], alpha[region])
+        return back
+
+    def _cutout_alpha(self, soft_edges: bool) -> np.ndarray:
+        """The cut-out's alpha: the hard mask, or `alpha` next to the mask with its faint tail (below 3 %) cut."""
+        if not soft_edges:
+            return self.mask_image()
+        alpha = np.where(self._near_the_mask(self.mask), self.alpha, np.uint8(0))
+        alpha[alpha < 8] = 0
+        alpha[alpha > 247] = 255
+        return alpha
+
+    def _near_the_mask(self, mask: np.ndarray) -> np.ndarray:
+        """``mask`` widened by the soft border an upsampled alpha has (blobs below the threshold stay out)."""
+        reach = 2 * self._upsampling_step() + 1
+        return cv2.dilate(mask.view(np.uint8), np.ones((reach, reach), np.uint8)).view(bool)
+
+    def _car_colours(self, alpha: np.ndarray, region: tuple[slice, slice]) -> np.ndarray:
+        """RGB of the car in ``region``: the photo where alpha is 255, estimated foreground on the
+        border, black where transparent."""
+        image, weight = self.image[region], alpha[region]
+        colours = cv2.bitwise_and(image, image, mask=(weight > 0).view(np.uint8))
+        rows, columns = np.nonzero((weight > 0) & (weight < 255))
+        if rows.size:
+            colours[rows, columns] = foreground_colours(image, weight, rows, columns)
+        return colours
 
     def save_mask(self, path: str | os.PathLike) -> Path:
         """Write the `mask_image` (0/255; ``.png``, or ``.webp``); return the path."""
         return write_image(self.mask_image(), path)
 
-    def save_cutout(self, path: str | os.PathLike, soft_edges: bool = False) -> Path:
+    def save_cutout(self, path: str | os.PathLike, soft_edges: bool = True) -> Path:
         """Write the `cutout` (``.png`` or ``.webp``, which keep transparency); return the path."""
         return write_image(self.cutout(soft_edges), path)
 

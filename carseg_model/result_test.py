@@ -10,7 +10,7 @@ def result() -> SegmentationResult:
     probabilities = np.zeros((40, 60), np.float32)
     probabilities[10:30, 20:50] = 0.9
     probabilities[0:5, 0:5] = 0.4
-    return SegmentationResult.from_arrays(image, probabilities, threshold=0.5)
+    return SegmentationResult.from_arrays(image, probabilities, threshold=0.5, refine_edges=False)
 
 
 def test_mask_and_threshold(result):
@@ -53,7 +53,7 @@ def test_overlay_takes_colour_names_and_defaults(result):
 
 
 def test_cutout_is_rgba_with_transparent_background(result):
-    cutout = result.cutout()
+    cutout = result.cutout(soft_edges=False)
     assert cutout.shape == (40, 60, 4)
     assert cutout[20, 35, 3] == 255 and cutout[35, 5, 3] == 0
     car = result.mask
@@ -61,7 +61,7 @@ def test_cutout_is_rgba_with_transparent_background(result):
     assert not cutout[~car].any()  # transparent pixels keep nothing of the old background
     soft = result.cutout(soft_edges=True)
     assert soft[20, 35, 3] == round(0.9 * 255)
-    assert soft[2, 2, 3] == 0  # the faint blob far from the car's box is left out
+    assert soft[2, 2, 3] == 0  # a blob below the threshold, away from the car, is left out
 
 
 def test_box_and_fraction(result):
@@ -69,6 +69,7 @@ def test_box_and_fraction(result):
     assert result.with_threshold(0.3).box == (0, 0, 50, 30)
     assert result.with_threshold(0.95).box is None and result.with_threshold(0.95).car_fraction == 0.0
     assert not result.with_threshold(0.95).cutout().any()
+    assert np.array_equal(result.with_threshold(0.95).main_car().alpha, result.alpha)  # no car: itself
     assert np.array_equal(result.with_threshold(0.95).overlay(), result.image)
 
 
@@ -76,7 +77,7 @@ def test_full_size_images_come_from_small_probabilities_in_uint8():
     image = np.full((300, 400, 3), 80, np.uint8)
     probabilities = np.zeros((30, 40), np.float32)
     probabilities[10:20, 10:30] = 1.0
-    result = SegmentationResult.from_arrays(image, probabilities)
+    result = SegmentationResult.from_arrays(image, probabilities, refine_edges=False)
     assert result.network_probabilities.shape == (30, 40)
     assert result.alpha.shape == (300, 400) and result.alpha.dtype == np.uint8
     assert result.mask.shape == (300, 400) and result.mask[150, 200] and not result.mask[10, 10]
@@ -91,6 +92,7 @@ def test_writers_round_trip(result, tmp_path):
     with Image.open(mask_file) as mask:
         assert mask.mode == "L" and np.array_equal(np.asarray(mask), result.mask_image())
     with Image.open(result.save_cutout(tmp_path / "c.png")) as cutout:
+        assert cutout.mode == "RGBA"
         assert np.array_equal(np.asarray(cutout), result.cutout())
     with Image.open(result.save_overlay(tmp_path / "o.jpg", outline_width=0)) as overlay:
         assert overlay.format == "JPEG"

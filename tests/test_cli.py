@@ -16,7 +16,6 @@ import sys
 import time
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 from huggingface_hub import HfApi
@@ -27,7 +26,6 @@ from carseg_model.cli import main
 from tests.conftest import REPO_ROOT
 from tests.support.hub_fixtures import FAKE_TOKEN
 
-FRAMES, FRAME_SIZE, FPS = 12, (96, 64), 10.0
 COMMANDS = ["predict", "video", "evaluate", "export", "push", "train"]
 
 
@@ -39,29 +37,6 @@ def write_photo(path: Path, size: tuple[int, int] = (96, 64), seed: int = 0) -> 
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(image).save(path)
     return path
-
-
-def write_video(path: Path) -> Path:
-    """`FRAMES` frames of `FRAME_SIZE` at `FPS`: a box moving right."""
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), FPS, FRAME_SIZE)
-    for index in range(FRAMES):
-        frame = np.full((FRAME_SIZE[1], FRAME_SIZE[0], 3), 40, np.uint8)
-        cv2.rectangle(frame, (5 + 4 * index, 16), (45 + 4 * index, 48), (30, 30, 200), -1)
-        writer.write(frame)
-    writer.release()
-    return path
-
-
-def video_facts(path: Path) -> tuple[int, tuple[int, int], float, float]:
-    """(frames, (width, height), fps, mean brightness of the first frame) of a video file."""
-    capture = cv2.VideoCapture(str(path))
-    frames = []
-    while (frame := capture.read()[1]) is not None:
-        frames.append(frame)
-    size = (int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)))
-    fps = capture.get(cv2.CAP_PROP_FPS)
-    capture.release()
-    return len(frames), size, fps, float(frames[0].mean())
 
 
 def run(capsys: pytest.CaptureFixture, *argv: object) -> tuple[int, str, str]:
@@ -286,47 +261,6 @@ def test_usage_errors_exit_2_and_say_what_is_wrong(argv, message, photos, tmp_pa
     assert not (tmp_path / "o").exists()
 
 
-# --------------------------------------------------------------------------------------------- video
-def test_video_writes_overlay_and_mask_videos(tiny_model_folder, tmp_path, capsys):
-    clip = write_video(tmp_path / "drive.mp4")
-    overlay, mask = tmp_path / "drive_overlay.mp4", tmp_path / "drive_mask.avi"
-    code, stdout, stderr = run(
-        capsys,
-        "video",
-        clip,
-        "--out",
-        overlay,
-        "--mask-out",
-        mask,
-        "--batch-size",
-        5,
-        "--threshold",
-        0,
-        "--model",
-        tiny_model_folder,
-    )
-    assert code == 0, stderr
-    assert re.search(rf"{FRAMES} frames in [\d.]+ s: [\d.]+ frames/s \(the video plays at 10 fps", stdout)
-    assert video_facts(overlay)[:3] == (FRAMES, FRAME_SIZE, FPS)
-    frames, size, fps, brightness = video_facts(mask)
-    assert (frames, size, fps) == (FRAMES, FRAME_SIZE, FPS) and brightness > 250  # threshold 0: all car
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["drive.mp4", "drive_mask.avi", "drive_overlay.mp4"]
-
-    for out, message in ((clip, "is the input video"), (overlay, "--overwrite")):
-        code, _, stderr = run(capsys, "video", clip, "--out", out, "--model", tiny_model_folder)
-        assert code == 2 and message in stderr
-    noise = tmp_path / "noise.mp4"
-    noise.write_bytes(np.random.default_rng(0).bytes(4000))
-    code, _, stderr = run(capsys, "video", noise, "--out", tmp_path / "noise_overlay.mp4", "--model", tiny_model_folder)
-    assert code == 2 and "cannot read any frame" in stderr
-    assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "drive.mp4",
-        "drive_mask.avi",
-        "drive_overlay.mp4",
-        "noise.mp4",
-    ]
-
-
 # ------------------------------------------------------------------------------------------ evaluate
 def write_dataset(root: Path, car_values: tuple[int, ...] | None) -> dict[Path, tuple[float, float]]:
     """images/ + masks/ with a value-8 box and a value-3 corner; return each photo's (Dice, IoU) for a
@@ -431,3 +365,37 @@ def test_push_without_a_token_says_how_to_log_in(hub, tiny_model_folder, monkeyp
     monkeypatch.delenv("HF_TOKEN")
     code, _, stderr = run(capsys, "push", tiny_model_folder, "user/carseg-cli")
     assert code == 2 and "hf auth login" in stderr
+
+
+def test_predict_cutout_options_on_a_real_photo(tmp_path, capsys):
+    photos = tmp_path / "in"
+    photos.mkdir()
+    shutil.copy(REPO_ROOT / "space" / "examples" / "node-opencv_car2.jpg", photos / "car.jpg")
+    assert run(capsys, "predict", photos, "--out", tmp_path / "plain", "--save", "mask,cutout")[0] == 0
+    with Image.open(tmp_path / "plain" / "car_cutout.png") as cutout:
+        assert cutout.mode == "RGBA" and cutout.size == (1500, 938)
+        alpha = np.asarray(cutout)[:, :, 3]
+        assert 0 < np.mean((alpha > 0) & (alpha < 255)) < 0.05  # soft, refined borders
+
+    styled = ["--main-car", "--crop", "0.1", "--background", "white", "--shadow"]
+    code, _, _ = run(capsys, "predict", photos, "--out", tmp_path / "styled", "--save", "mask,cutout,overlay", *styled)
+    assert code == 0
+    with (
+        Image.open(tmp_path / "styled" / "car_cutout.png") as cutout,
+        Image.open(tmp_path / "styled" / "car_mask.png") as mask,
+    ):
+        assert cutout.mode == "RGB" and cutout.size == mask.size and cutout.width < 1500
+        pixels = np.asarray(cutout)
+        assert (pixels[0, 0] == 255).all()  # the crop's margin is the white background
+    with Image.open(tmp_path / "styled" / "car_overlay.jpg") as overlay:
+        assert overlay.size == mask.size
+
+    assert run(capsys, "predict", photos, "--out", tmp_path / "plain_edges", "--no-refine-edges")[0] == 0
+    refined = np.asarray(Image.open(tmp_path / "plain" / "car_mask.png")) > 0
+    upsampled = np.asarray(Image.open(tmp_path / "plain_edges" / "car_mask.png")) > 0
+    assert 0 < np.mean(refined != upsampled) < 0.02  # the same car, its borders moved
+
+
+def test_predict_refuses_a_background_that_is_neither_colour_nor_file(tmp_path, capsys):
+    code, _, stderr = run(capsys, "predict", tmp_path, "--out", tmp_path / "o", "--background", "nonsense")
+    assert code == 2 and "neither transparent, blur, a colour" in stderr

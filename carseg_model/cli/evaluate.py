@@ -152,7 +152,7 @@ def score_samples(model: CarSegModel, samples: Sequence[Sample], batch_size: int
     return scores, failed
 
 
-CSV_NUMBERS = ("dice", "iou", "boundary_f", "car_share", "marked_share")
+CSV_NUMBERS = ("dice", "iou", "boundary_f", "car_share", "marked_share", "dice_unrefined", "boundary_f_unrefined")
 
 
 def write_scores_csv(scores: Sequence[dict], path: Path) -> None:
@@ -160,4 +160,6 @@ def write_scores_csv(scores: Sequence[dict], path: Path) -> None:
     with atomic_write(path) as temporary, open(temporary, "w", newline="", encoding="utf-8") as file:
         writer = csv.DictWriter(file, fieldnames=["image", "dataset", *CSV_NUMBERS])
         writer.writeheader()
-        writer.writerows({**score, **{key: f"{score[key]:.6f}" for key in CSV_NUMBERS}} for score in scores)
+        writer.writerows(
+            {**score, **{key: f"{score[key]:.6f}" if key in score else "" for key in CSV_NUMBERS}} for score in scores
+        )

@@ -27,7 +27,7 @@ def load_model(name: str | None, **options: Any) -> CarSegModel:
 
 def load_runtime_model(args: argparse.Namespace) -> CarSegModel:
     """The model of a command that runs it, with its ``--model`` options (`add_model_options`) and
-    ``--threshold``."""
+    ``--threshold`` / ``--no-refine-edges``."""
     return load_model(
         args.model,
         backend=args.backend,
@@ -35,4 +35,5 @@ def load_runtime_model(args: argparse.Namespace) -> CarSegModel:
         num_threads=args.threads,
         max_pixels=args.max_pixels,
         threshold=args.threshold,
+        refine_edges=args.refine_edges,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 from carseg_model.cli.output import OUTPUT_SUFFIXES
@@ -39,6 +40,30 @@ def color(text: str) -> tuple[int, int, int]:
         return parse_color(text)
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def background(text: str) -> str:
+    """argparse type: ``transparent``, ``blur``, a colour (`color`) or an image file, for cut-outs."""
+    if text in ("transparent", "blur") or Path(text).expanduser().is_file():
+        return str(Path(text).expanduser()) if Path(text).expanduser().is_file() else text
+    try:
+        parse_color(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is neither transparent, blur, a colour (white, #f0f0f0, 240,240,240) nor an image file"
+        ) from None
+    return text
+
+
+def margin(text: str) -> float:
+    """argparse type: a crop margin, a share of the car's size from 0 to 10."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 10.0:
+        raise argparse.ArgumentTypeError(f"expected a share of the car's size from 0 to 10 (0.05 = 5 %), got {text!r}")
+    return value
 
 
 def output_kinds(text: str) -> tuple[str, ...]:
@@ -112,7 +137,7 @@ def add_model_options(parser: argparse.ArgumentParser, runtime: bool = True) -> 
 
 
 def add_inference_options(parser: argparse.ArgumentParser) -> None:
-    """``--batch-size`` and ``--threshold``."""
+    """``--batch-size``, ``--threshold`` and ``--no-refine-edges``."""
     group = parser.add_argument_group("inference")
     group.add_argument(
         "--batch-size", type=positive_int, default=BATCH_SIZE, metavar="N", help="photos / frames per network call"
@@ -122,6 +147,13 @@ def add_inference_options(parser: argparse.ArgumentParser) -> None:
         type=probability,
         metavar="P",
         help="car probability above which a pixel is car (default: the model's, usually 0.5)",
+    )
+    group.add_argument(
+        "--no-refine-edges",
+        dest="refine_edges",
+        action="store_false",
+        default=None,
+        help="upsample the network's output as it is instead of fitting the edges to the photo (faster, blurrier)",
     )
 
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from carseg_model.defaults import OVERLAY_COLOR, OVERLAY_OPACITY
+from carseg_model.encoding import write_image
 
 if TYPE_CHECKING:
     import numpy as np
@@ -34,21 +36,25 @@ def render(
     return result.overlay(color, opacity, outline)
 
 
-def save_output(
-    result: SegmentationResult,
-    kind: str,
-    path: Path,
-    color: tuple[int, int, int] = OVERLAY_COLOR,
-    opacity: float = OVERLAY_OPACITY,
-    outline: int | None = None,
-) -> None:
-    """Write one output kind with the result's fast writers (a 1-bit mask PNG, PNG cut-out, JPEG overlay)."""
+@dataclass(frozen=True)
+class OutputStyle:
+    """How written outputs look: the overlay's tint and the cut-out's background."""
+
+    color: tuple[int, int, int] = OVERLAY_COLOR
+    opacity: float = OVERLAY_OPACITY
+    outline: int | None = None
+    background: str = "transparent"
+    shadow: bool = False
+
+
+def save_output(result: SegmentationResult, kind: str, path: Path, style: OutputStyle = OutputStyle()) -> None:
+    """Write one output kind with the result's fast writers (a mask PNG, a cut-out PNG, a JPEG overlay)."""
     if kind == "mask":
         result.save_mask(path)
     elif kind == "cutout":
-        result.save_cutout(path)
+        write_image(result.composite(style.background, style.shadow), path)
     else:
-        result.save_overlay(path, color, opacity, outline)
+        result.save_overlay(path, style.color, style.opacity, style.outline)
 
 
 def progress(total: int | None, unit: str) -> tqdm:

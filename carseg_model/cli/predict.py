@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 from carseg_model.chunks import batched
 from carseg_model.cli.errors import EXIT_FAILED, EXIT_OK, UsageError
 from carseg_model.cli.models import load_runtime_model
-from carseg_model.cli.options import add_runtime_options, new_command, output_kinds
-from carseg_model.cli.output import OUTPUT_SUFFIXES, progress, rate, report, save_output
+from carseg_model.cli.options import add_runtime_options, background, margin, new_command, output_kinds, positive_int
+from carseg_model.cli.output import OUTPUT_SUFFIXES, OutputStyle, progress, rate, report, save_output
 from carseg_model.defaults import BATCH_SIZE
 from carseg_model.image_io import IMAGE_SUFFIXES
 
@@ -41,7 +41,8 @@ def add_parser(commands: Any) -> None:
         "skipped; the exit code is then 1.\n\n"
         "  carseg predict photos/ --out masks/ --save mask,cutout,overlay\n"
         "  carseg predict one.jpg two.png --out out/ --threshold 0.6\n"
-        "  carseg predict 'photos/**/*.png' --out masks/",
+        "  carseg predict 'photos/**/*.png' --out masks/\n"
+        "  carseg predict s3://bucket/photos --out s3://bucket/masks --engine ray --address auto",
     )
     parser.add_argument(
         "inputs",
@@ -63,7 +64,49 @@ def add_parser(commands: Any) -> None:
         action="store_true",
         help="allow --out inside an input folder (its contents are then never read as input)",
     )
+    cutouts = parser.add_argument_group("cut-outs and crops")
+    cutouts.add_argument(
+        "--main-car",
+        action="store_true",
+        help="keep only the car the photo is about (the biggest, nearest the centre); other cars go",
+    )
+    cutouts.add_argument(
+        "--background",
+        type=background,
+        default="transparent",
+        metavar="BG",
+        help="cut-out background: transparent (default), a colour (white, #f0f0f0), blur, or an image file",
+    )
+    cutouts.add_argument("--shadow", action="store_true", help="a soft contact shadow under the car in the cut-out")
+    cutouts.add_argument(
+        "--crop",
+        type=margin,
+        nargs="?",
+        const=0.05,
+        metavar="MARGIN",
+        help="crop every output to the car's box plus MARGIN of its size on each side (default 0.05)",
+    )
     add_runtime_options(parser)
+    group = parser.add_argument_group("engine")
+    group.add_argument(
+        "--engine",
+        choices=("local", "ray"),
+        default="local",
+        help="local: this process; ray: a pool of Ray actors (pip install 'carseg[ray]'), which also reads and "
+        "writes s3://, gs://, ... paths",
+    )
+    group.add_argument(
+        "--address",
+        metavar="ADDR",
+        help="with --engine ray: the cluster to join, auto or HOST:PORT (default: start Ray on this machine)",
+    )
+    group.add_argument(
+        "--concurrency",
+        type=positive_int,
+        metavar="N",
+        help="with --engine ray: model copies (Ray actors), each running --threads threads (default: the "
+        "cluster's CPUs shared out); default: one per GPU, else one per machine",
+    )
     parser.set_defaults(run=run)
 
 
@@ -77,6 +120,10 @@ class PredictJob:
 
 def run(args: argparse.Namespace) -> int:
     """Segment the photos into mask / cut-out / overlay files under ``--out``."""
+    if args.engine == "ray":
+        from carseg_model.cli import ray_engine
+
+        return ray_engine.run(args)
     out = Path(args.out).expanduser()
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} is a file; pass a folder to write the outputs into")
@@ -194,8 +241,13 @@ def predict_chunk(
 
 def save_outputs(result: SegmentationResult, outputs: dict[str, Path], args: argparse.Namespace) -> None:
     """Write one photo's outputs (kind -> path) as the command-line options say."""
+    if args.main_car:
+        result = result.main_car()
+    if args.crop is not None:
+        result = result.crop(args.crop)
+    style = OutputStyle(args.color, args.opacity, args.outline, args.background, args.shadow)
     for kind, path in outputs.items():
-        save_output(result, kind, path, args.color, args.opacity, args.outline)
+        save_output(result, kind, path, style)
 
 
 class OutputWriter:

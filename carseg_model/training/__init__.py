@@ -4,9 +4,10 @@ One concern per module, in the order a run meets them: `options` and `scene_opti
 ``run_config.json``; `redaction` of the recorded command), `distribution` (tf.distribute strategy),
 `pipeline` and `augment` (tf.data); for ``--scenes``: `negatives` (car-free photo folders),
 `distillation` (the teachers' cached targets), `scene_data` (the training photos and their soft
-targets) and `scenes` (multi-scale scene elements); `loop` (network, phases, ``fit``, resume),
-`callbacks` (checkpoints, early stopping, samples, timing), `run_folder` (the run folder's files) and
-`publish` (metrics, curves, model folder, Hub).
+targets) and `scenes` (multi-scale scene elements); `loop` (network, phases, resume),
+`distributed_fit` (the epochs, under any strategy), `callbacks` (checkpoints, early stopping,
+samples, timing), `run_folder` (the run folder's files) and `publish` (metrics, curves, model
+folder, Hub).
 """
 
 import os

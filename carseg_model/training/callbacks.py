@@ -39,10 +39,10 @@ class CheckpointedEarlyStopping(keras.callbacks.EarlyStopping):
     2. ``epoch_NNN.weights.h5``, the model and optimizer state (the commit point of the epoch),
        then deletes older checkpoints and best-weight files.
 
-    At the start of each ``fit`` (a resume, or the switch from frozen to fine-tuned encoder) the
+    At the start of each `distributed_fit` (a resume, or the switch from frozen to fine-tuned encoder) the
     best loss, best epoch and patience count are replayed from the CSV log and the best weights
     read back. Best weights are restored by `restore_best_weights_into` once all phases are done,
-    not at the end of each ``fit``.
+    not at the end of each `distributed_fit`.
     """
 
     def __init__(self, folder: Path, training_log: Path, patience: int) -> None:
@@ -84,7 +84,7 @@ class CheckpointedEarlyStopping(keras.callbacks.EarlyStopping):
             print(f"Epoch {self.stopped_epoch + 1}: early stopping")
 
     def restore_best_weights_into(self, network: keras.Model) -> None:
-        """Put the best epoch's weights into ``network`` (after the last ``fit``)."""
+        """Put the best epoch's weights into ``network`` (after the last `distributed_fit`)."""
         if self.best_weights is not None:
             print(f"Restoring the weights of the best epoch, {self.best_epoch + 1} (val_loss {self.best:.4f})")
             network.set_weights(self.best_weights)

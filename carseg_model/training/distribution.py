@@ -1,14 +1,16 @@
-"""The tf.distribute strategy of ``--strategy``, and which process of a multi-worker run writes the run folder."""
+"""The tf.distribute strategy of ``--strategy``; which process of a multi-worker run writes the run folder, and
+the workers' last meeting."""
 
 from __future__ import annotations
 
+import atexit
 import shutil
 import tempfile
 from pathlib import Path
 
 import tensorflow as tf
 
-from carseg_model.training.options import CPU_REPLICAS
+from carseg_model.training.options import CPU_REPLICAS, RunConfig
 
 
 def make_strategy(name: str) -> tf.distribute.Strategy:
@@ -36,11 +38,26 @@ def is_chief(strategy: tf.distribute.Strategy) -> bool:
     return resolver.task_type == "chief" or (not has_chief and resolver.task_type == "worker" and resolver.task_id == 0)
 
 
-def working_folder(run_folder: Path, strategy: tf.distribute.Strategy) -> Path:
-    """Where this process writes the run: the run folder for the chief, a private copy for other workers
-    (every worker must write checkpoints, but only the chief's count).
+def working_folder(run: RunConfig, strategy: tf.distribute.Strategy) -> Path:
+    """Where this process writes the run: the run folder for the chief; for other workers a temporary folder
+    (their checkpoints and logs only keep their own bookkeeping), deleted when the process exits. A resumed
+    run's temporary folder starts as a copy of the run folder: its checkpoint and log.
     """
     if is_chief(strategy):
-        return run_folder
-    copy = Path(tempfile.mkdtemp(prefix="carseg-worker-")) / "run"
-    return Path(shutil.copytree(run_folder, copy)) if run_folder.is_dir() else copy
+        return run.folder
+    folder = Path(tempfile.mkdtemp(prefix="carseg-worker-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    if run.resumed:
+        shutil.copytree(run.folder, folder, dirs_exist_ok=True)
+    return folder
+
+
+def wait_for_all_workers(strategy: tf.distribute.Strategy) -> None:
+    """Block until every worker of a multi-worker run calls this too, so that they end together (a worker that
+    exits while the chief still works is reported by the chief as crashed)."""
+
+    @tf.function
+    def meet() -> tf.Tensor:
+        return strategy.reduce("SUM", strategy.run(lambda: tf.constant(1.0)), axis=None)
+
+    meet()

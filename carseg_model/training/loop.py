@@ -1,4 +1,5 @@
-"""The training loop: the network to train, its phases (encoder frozen, then not), ``fit`` per phase, resume.
+"""The training loop: the network to train, its phases (encoder frozen, then not), `distributed_fit` per phase,
+resume.
 
 Training follows the seed notebook: Dice loss, Adam, validation every epoch, early stopping
 that restores the best epoch's weights; the learning rate halves on plateaus, or follows a
@@ -17,9 +18,10 @@ import tensorflow as tf
 
 from carseg_model.config import CarSegConfig
 from carseg_model.datasets import SampleCache
-from carseg_model.losses import dice_bce_loss, dice_coef, dice_loss, iou_coef
+from carseg_model.losses import dice_bce_loss, dice_loss
 from carseg_model.model import CarSegModel
 from carseg_model.training.callbacks import CheckpointedEarlyStopping, EpochTimer, SamplePredictions
+from carseg_model.training.distributed_fit import distributed_fit
 from carseg_model.training.options import COSINE_FLOOR, TrainingOptions
 from carseg_model.training.pipeline import TrainingFeed, evaluation_dataset
 from carseg_model.training.run_folder import (
@@ -67,7 +69,8 @@ def phase_of(phases: Sequence[Phase], epoch: int) -> Phase:
 
 
 def compile_for(network: keras.Model, phase: Phase, options: TrainingOptions, steps_per_epoch: int = 1) -> None:
-    """Freeze or unfreeze the encoder and compile with a fresh Adam (a change of trainable weights needs one).
+    """Freeze or unfreeze the encoder and compile with a fresh Adam, built for the trainable weights (a change of
+    trainable weights needs one); call it in the strategy's scope.
 
     While the encoder trains, its BatchNorm layers stay frozen (inference mode, ImageNet
     statistics) unless ``--train-encoder-batchnorm``. With ``--lr-schedule cosine`` the learning
@@ -85,11 +88,8 @@ def compile_for(network: keras.Model, phase: Phase, options: TrainingOptions, st
     if options.lr_schedule == "cosine":
         decay_steps = steps_per_epoch * (phase.end_epoch - phase.first_epoch)
         learning_rate = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps, alpha=COSINE_FLOOR)
-    network.compile(
-        optimizer=keras.optimizers.Adam(learning_rate),
-        loss=LOSSES[options.loss],
-        metrics=[dice_coef, iou_coef],
-    )
+    network.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=LOSSES[options.loss])
+    network.optimizer.build(network.trainable_variables)
 
 
 def train(
@@ -118,7 +118,6 @@ def train(
         compiled = phase_of(phases, epochs_done - 1)
         with strategy.scope():
             compile_for(network, compiled, options, feed.steps)
-            network.optimizer.build(network.trainable_variables)
         network.load_weights(checkpoint)
 
     callbacks = [
@@ -145,14 +144,15 @@ def train(
             f"Epochs {first_epoch + 1}-{phase.end_epoch}: training "
             f"{'the whole network' if phase.train_encoder else 'the decoder (encoder frozen)'}"
         )
-        network.fit(
+        distributed_fit(
+            network,
+            strategy,
             feed.dataset(first_epoch, phase.end_epoch),
-            steps_per_epoch=feed.steps,
-            initial_epoch=first_epoch,
-            epochs=phase.end_epoch,
-            validation_data=validation,
-            callbacks=callbacks,
-            shuffle=False,  # the dataset is already shuffled, per epoch and seeded
+            feed.steps,
+            first_epoch,
+            phase.end_epoch,
+            validation,
+            callbacks,
         )
     stopper.load_state()
     stopper.restore_best_weights_into(network)

@@ -117,6 +117,10 @@ class TrainingOptions(SceneOptions):
         """Raise `ValueError` naming the option that cannot work (the ``--data`` lists are paired by `sources`)."""
         if not self.output or not self.data:
             raise ValueError("--output and --data are required (unless --resume)")
+        if self.strategy == "multiworker" and self.seed is None:
+            raise ValueError(
+                "--strategy multiworker needs --seed N, the same on every worker (so they split the data alike)"
+            )
         for name, minimum in (
             ("epochs", 1),
             ("batch_size", 1),
@@ -306,8 +310,9 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         default=default.strategy,
         help="tf.distribute strategy: mirrored = all GPUs of this machine (on a machine without "
         f"GPUs: {CPU_REPLICAS} logical CPU devices, to exercise the code path); multiworker = "
-        "MultiWorkerMirroredStrategy configured by TF_CONFIG (run the same command on every "
-        "worker; only the chief writes the run folder, which all workers must be able to read)",
+        "MultiWorkerMirroredStrategy configured by TF_CONFIG (run the same command, with --seed, "
+        "on every worker; only the chief writes the run folder, which all workers must be able to read "
+        "to --resume)",
     )
 
     model = parser.add_argument_group("model and training")

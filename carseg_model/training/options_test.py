@@ -88,6 +88,7 @@ def test_sources_pair_the_data_options(tmp_path: Path) -> None:
         (["--data", "d", "--output", "o", "--val-fraction", "1"], "--val-fraction must be between 0 and 1"),
         (["--data", "d", "--output", "o", "--input-size", "100"], "--input-size must be N or HxW with multiples of 32"),
         (["--data", "d", "--output", "o", "--augment", "blur"], "unknown augmentation(s) ['blur']"),
+        (["--data", "d", "--output", "o", "--strategy", "multiworker"], "--strategy multiworker needs --seed N"),
         (
             ["--data", "d", "--output", "o", "--encoder-weights", "/no/such.h5"],
             "--encoder-weights /no/such.h5: no such file",

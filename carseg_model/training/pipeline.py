@@ -28,19 +28,25 @@ Fetch = Callable[[tf.Tensor], tuple[tf.Tensor, tf.Tensor]]
 
 @dataclass(frozen=True)
 class TrainingFeed:
-    """A run's training batches: ``dataset(first_epoch, end_epoch)`` for ``fit``, ``steps`` batches an epoch."""
+    """A run's training batches: ``dataset(first_epoch, end_epoch)``, ``steps`` global batches an epoch."""
 
     dataset: Callable[[int, int], tf.data.Dataset]
     steps: int
 
 
 def cache_feed(
-    cache: SampleCache, config: CarSegConfig, batch_size: int, augmentations: Augmentations, seed: int
+    cache: SampleCache,
+    config: CarSegConfig,
+    batch_size: int,
+    augmentations: Augmentations,
+    seed: int,
+    replicas: int = 1,
 ) -> TrainingFeed:
-    """`training_dataset` batches of a decoded cache (the last batch of an epoch may be smaller)."""
+    """`training_dataset` batches of a decoded cache for ``replicas`` replicas (the last batch of an epoch may be
+    smaller)."""
     return TrainingFeed(
-        lambda first, end: training_dataset(cache, config, batch_size, augmentations, seed, first, end),
-        steps_per_epoch(cache, batch_size),
+        lambda first, end: training_dataset(cache, config, batch_size, augmentations, seed, first, end, replicas),
+        steps_per_epoch(cache, batch_size, replicas),
     )
 
 
@@ -53,9 +59,16 @@ def scene_feed(sampler: SceneSampler, config: CarSegConfig, batch_size: int) -> 
     )
 
 
-def steps_per_epoch(cache: SampleCache, batch_size: int) -> int:
+def steps_per_epoch(cache: SampleCache, batch_size: int, replicas: int = 1) -> int:
     """Batches in one epoch (the last one may be smaller)."""
-    return math.ceil(len(cache) / batch_size)
+    return math.ceil(photos_per_epoch(len(cache), batch_size, replicas) / batch_size)
+
+
+def photos_per_epoch(photos: int, batch_size: int, replicas: int = 1) -> int:
+    """How many of ``photos`` an epoch trains on: all, unless a last, smaller batch would leave one of the
+    ``replicas`` without a photo (a BatchNormalization layer cannot train on none); then all but those."""
+    rest = photos % batch_size
+    return photos - rest if rest < replicas else photos
 
 
 def training_dataset(
@@ -66,15 +79,17 @@ def training_dataset(
     seed: int,
     first_epoch: int,
     end_epoch: int,
+    replicas: int = 1,
 ) -> tf.data.Dataset:
     """Batches of epochs ``first_epoch .. end_epoch - 1`` back to back: ``(network input, mask)`` pairs.
 
-    Pass it to ``fit`` with ``steps_per_epoch=steps_per_epoch(cache, batch_size)`` and
-    ``initial_epoch=first_epoch``. Epoch ``e`` is a seeded permutation of the cache and
-    element ``i`` of it is augmented with a seed made from ``(seed, e, i)``.
+    Epoch ``e`` has ``steps_per_epoch(cache, batch_size, replicas)`` batches: a seeded permutation
+    of the cache (its first `photos_per_epoch`), element ``i`` of it augmented with a seed made
+    from ``(seed, e, i)``.
     """
     fetch = _fetcher(cache)
     count = len(cache)
+    photos = photos_per_epoch(count, batch_size, replicas)
 
     def epoch_batches(epoch: tf.Tensor) -> tf.data.Dataset:
         epoch_seed = tf.stack([tf.constant(seed, tf.int64), epoch])
@@ -90,7 +105,7 @@ def training_dataset(
             return scale_pixels(image, config), mask
 
         return (
-            tf.data.Dataset.from_tensor_slices(order)
+            tf.data.Dataset.from_tensor_slices(order[:photos])
             .map(augmented, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
             .batch(batch_size)
         )

@@ -10,7 +10,13 @@ import pytest
 from carseg_model.config import CarSegConfig
 from carseg_model.datasets import Sample, SampleCache
 from carseg_model.training.options import Augmentations
-from carseg_model.training.pipeline import evaluation_dataset, scene_feed, steps_per_epoch, training_dataset
+from carseg_model.training.pipeline import (
+    evaluation_dataset,
+    photos_per_epoch,
+    scene_feed,
+    steps_per_epoch,
+    training_dataset,
+)
 from carseg_model.training.scenes import ScenePhoto, SceneSampler
 
 CONFIG = CarSegConfig(input_size=(32, 32), encoder_weights=None)
@@ -84,3 +90,12 @@ def test_scene_batches_are_whole_scaled_and_the_same_when_resumed() -> None:
 def test_scenes_need_a_batch_of_photos() -> None:
     with pytest.raises(ValueError, match=r"needs at least --batch-size \(8\) training photos; got 5"):
         scene_feed(scene_sampler(), CONFIG, batch_size=8)
+
+
+def test_no_replica_gets_an_empty_last_batch() -> None:
+    """A last batch smaller than the replica count is left out (e.g. 1 photo of batch 8 on 2 replicas)."""
+    assert [photos_per_epoch(photos, 8, replicas=2) for photos in (16, 17, 18, 23)] == [16, 16, 18, 23]
+    assert photos_per_epoch(17, 8) == 17 and photos_per_epoch(19, 8, replicas=4) == 16
+    assert steps_per_epoch(cache(9), 4, replicas=2) == 2 and steps_per_epoch(cache(9), 4) == 3
+    epochs = batches(training_dataset(cache(9), CONFIG, 4, Augmentations.parse(""), 3, 0, 2, replicas=2))
+    assert [len(images) for images, _ in epochs] == [4, 4, 4, 4]

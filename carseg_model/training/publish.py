@@ -39,8 +39,6 @@ class TrainedRun:
     """A finished training run: what publishing needs to know about it."""
 
     run: RunConfig
-    folder: Path
-    """Where this process writes the run (the run folder, or a worker's private copy)."""
     config: CarSegConfig
     network: keras.Model
     sources: list[DatasetSource]
@@ -57,11 +55,11 @@ class TrainedRun:
     """Model-card dataset rows of the ``--negatives`` folders (`SceneData.card_rows`)."""
 
 
-def publish(trained: TrainedRun, scores: Sequence[dict[str, Any]], push: bool = True) -> CarSegModel:
-    """Write ``metrics.json``, the training curves and ``model/`` (card filled in), and push it if asked
-    (``--push-to-hub``; ``push=False`` on the workers of a multi-worker run). Returns the saved model.
+def publish(trained: TrainedRun, scores: Sequence[dict[str, Any]]) -> CarSegModel:
+    """Write ``metrics.json``, the training curves and ``model/`` (card filled in) into the run folder, and push
+    the model if asked (``--push-to-hub``). Returns the saved model.
     """
-    options, folder = trained.run.options, trained.folder
+    options, folder = trained.run.options, trained.run.folder
     summary = summarize(scores)
     log = read_training_log(folder / TRAINING_LOG)
     metrics = {
@@ -83,7 +81,7 @@ def publish(trained: TrainedRun, scores: Sequence[dict[str, Any]], push: bool = 
     model = CarSegModel(published, trained.network)
     model.save_pretrained(folder / MODEL)
     print(f"\nSaved the model to {folder / MODEL}")
-    if push and options.push_to_hub:
+    if options.push_to_hub:
         url = model.push_to_hub(
             options.push_to_hub,
             private=options.private or None,

@@ -1,0 +1,35 @@
+import numpy as np
+import pytest
+from PIL import Image
+
+from carseg_model.compositing import background_image, blend, contact_shadow, darken
+
+PHOTO = np.random.default_rng(0).integers(0, 255, (60, 80, 3), np.uint8)
+
+
+def test_colour_blur_and_image_backgrounds(tmp_path):
+    assert (background_image("white", PHOTO) == 255).all()
+    assert (background_image((10, 20, 30), PHOTO) == (10, 20, 30)).all()
+    assert (background_image("#0000ff", PHOTO) == (0, 0, 255)).all()
+    blurred = background_image("blur", PHOTO)
+    assert blurred.shape == PHOTO.shape and blurred.std() < PHOTO.std() / 2
+    wide = np.zeros((50, 200, 3), np.uint8)
+    wide[:, 75:125] = 255  # the middle of a wide image covers a 4:3 photo after centre-cropping
+    Image.fromarray(wide).save(tmp_path / "wide.png")
+    covered = background_image(str(tmp_path / "wide.png"), PHOTO)
+    assert covered.shape == PHOTO.shape and covered[30, 40].tolist() == [255, 255, 255]
+    with pytest.raises(ValueError, match="not a colour"):
+        background_image("no-such-colour", PHOTO)
+
+
+def test_shadow_lies_under_the_car_box():
+    shadow = contact_shadow((400, 600), (100, 100, 500, 300))
+    assert shadow.shape == (400, 600) and shadow.dtype == np.uint8
+    assert shadow[295, 300] > 60 and shadow[150, 300] == 0 and shadow[295, 20] < 5
+
+
+def test_blend_and_darken():
+    alpha = np.array([[0, 255, 128]], np.uint8)
+    white, black = np.full((1, 3, 3), 255, np.uint8), np.zeros((1, 3, 3), np.uint8)
+    assert blend(white, black, alpha)[0, :, 0].tolist() == [0, 255, 128]
+    assert darken(white, alpha)[0, :, 0].tolist() == [255, 0, 127]

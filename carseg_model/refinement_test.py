@@ -1,0 +1,37 @@
+import cv2
+import numpy as np
+
+from carseg_model.refinement import foreground_colours, refine_alpha, working_size
+
+
+def test_working_size_keeps_the_aspect_and_caps_the_pixels():
+    assert working_size((3024, 4032)) == (1512, 2016)  # what the JPEG decoder gives at 1/2 scale
+    assert working_size((600, 800)) == (600, 800)
+    assert working_size((3001, 4001), pixels=12_000) == (94, 126)  # 1/32, rounded up
+
+
+def test_refined_alpha_moves_a_blurry_border_onto_the_photo_edge():
+    photo = np.zeros((200, 400, 3), np.uint8)
+    photo[:, 200:] = 200  # the car (bright) starts at column 200
+    truth = np.zeros((200, 400), bool)
+    truth[:, 200:] = True
+    network = np.zeros((20, 40), np.float32)
+    network[:, 19:] = 1.0  # the network's border is one of its pixels (10 photo pixels) too early
+    coarse = cv2.resize((network * 255).astype(np.uint8), (400, 200), interpolation=cv2.INTER_LINEAR)
+    refined = refine_alpha(photo, coarse, network.shape)
+    assert refined.dtype == np.uint8 and refined.shape == coarse.shape
+    assert np.mean((refined > 127) != truth) < np.mean((coarse > 127) != truth) / 2
+
+
+def test_border_colours_lose_the_old_background():
+    car, background = np.array([220, 30, 30]), np.array([30, 30, 220])
+    alpha = np.zeros((100, 100), np.uint8)
+    alpha[:, 50:] = 255
+    alpha[:, 45:50] = 128  # a half-transparent border, whose photo colour is a mix
+    weight = alpha[:, :, None] / 255.0
+    photo = (car * weight + background * (1 - weight)).astype(np.uint8)
+    rows, columns = np.nonzero((alpha > 0) & (alpha < 255))
+    colours = foreground_colours(photo, alpha, rows, columns)
+    assert colours.shape == (rows.size, 3)
+    mixed_distance = np.abs(photo[rows, columns].astype(int) - car).sum(axis=1).mean()
+    assert np.abs(colours.astype(int) - car).sum(axis=1).mean() < mixed_distance / 2
