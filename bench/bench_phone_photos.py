@@ -36,7 +36,11 @@ import numpy as np  # noqa: E402
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "space" / "examples"
 PHONE_SIZE = (4032, 3024)
-KINDS = {"mask only": "mask", "mask + cut-out + overlay": "mask,cutout,overlay"}
+ROWS = {  # label -> (outputs, carseg's extra options)
+    "mask only": ("mask", []),
+    "mask only, --no-refine-edges": ("mask", ["--no-refine-edges"]),
+    "mask + cut-out + overlay": ("mask,cutout,overlay", []),
+}
 
 
 def make_phone_photos(folder: Path, count: int) -> list[Path]:
@@ -101,23 +105,27 @@ def in_process_rows(model_name: str, photos: list[Path], out: Path, repeats: int
     """Per-photo seconds after warm-up, both ways in one process, alternating photo by photo."""
     from carseg_model import CarSegModel
 
-    model = CarSegModel.from_pretrained(model_name)
+    refined = CarSegModel.from_pretrained(model_name)
+    models = {
+        (): refined,
+        ("--no-refine-edges",): CarSegModel(refined.config.replace(refine_edges=False), refined.network),
+    }
     out.mkdir(parents=True, exist_ok=True)
-    for kinds in KINDS.values():  # warm both paths up (graph tracing, first allocations)
-        carseg_photo(model, photos[0], out, kinds)
-        seed_photo(model.network, model.config, photos[0], out, kinds)
+    for kinds, options in ROWS.values():  # warm both paths up (graph tracing, first allocations)
+        carseg_photo(models[tuple(options)], photos[0], out, kinds)
+        seed_photo(refined.network, refined.config, photos[0], out, kinds)
     print(
         "\n| per 12 MP photo, in a warm process | carseg (s) | seed's way (s) | carseg speed-up |\n|---|---:|---:|---:|"
     )
-    for label, kinds in KINDS.items():
+    for label, (kinds, options) in ROWS.items():
         ours, theirs = [], []
         for _ in range(repeats):
             for photo in photos:
                 start = time.perf_counter()
-                carseg_photo(model, photo, out, kinds)
+                carseg_photo(models[tuple(options)], photo, out, kinds)
                 ours.append(time.perf_counter() - start)
                 start = time.perf_counter()
-                seed_photo(model.network, model.config, photo, out, kinds)
+                seed_photo(refined.network, refined.config, photo, out, kinds)
                 theirs.append(time.perf_counter() - start)
         mine, seed = statistics.median(ours), statistics.median(theirs)
         print(f"| {label} | {mine:.3f} | {seed:.3f} | {seed / mine:.2f}x |")
@@ -185,7 +193,7 @@ def main() -> None:
         photos = make_phone_photos(root / "photos", count)
         print(f"{count} photos of {PHONE_SIZE[0]}x{PHONE_SIZE[1]} ({photos[0].stat().st_size / 1e6:.1f} MB JPEG each)")
         print("\n| whole process | carseg predict (s) | seed's way (s) | carseg speed-up |\n|---|---:|---:|---:|")
-        for label, kinds in KINDS.items():
+        for row, (label, (kinds, options)) in enumerate(ROWS.items()):
             ours, theirs = [], []
             for repeat in range(repeats):
                 ours.append(
@@ -197,11 +205,12 @@ def main() -> None:
                             "predict",
                             str(root / "photos"),
                             "--out",
-                            str(root / f"ours{repeat}{kinds}"),
+                            str(root / f"ours{repeat}_{row}"),
                             "--save",
                             kinds,
                             "--model",
                             model,
+                            *options,
                         ]
                     )  # fmt: skip
                 )
@@ -214,7 +223,7 @@ def main() -> None:
                             model,
                             "--seed-worker",
                             str(root / "photos"),
-                            str(root / f"seed{repeat}{kinds}"),
+                            str(root / f"seed{repeat}_{row}"),
                             kinds,
                         ]
                     )  # fmt: skip

@@ -117,7 +117,8 @@ class Row:
 
 
 def comparison_rows(scores: dict[str, list[dict[str, Any]]], held: Held) -> list[Row]:
-    """Mean Dice per validation domain, the small-car slice, boundary F and the car-free photos' marked shares."""
+    """Mean Dice and boundary F per validation domain (carseg's also without edge refinement), the small-car
+    slice, boundary F overall and the car-free photos' marked shares."""
     val_paths = {str(sample.image_path) for sample in held.val}
     groups = {
         name: {
@@ -136,6 +137,9 @@ def comparison_rows(scores: dict[str, list[dict[str, Any]]], held: Held) -> list
     overall = first["overall"]
     domains = dict.fromkeys(sample.dataset for sample in held.val)
     rows = [row(f"{domain}: mean Dice", domain, "dice") for domain in domains]
+    rows += [row(f"{domain}: boundary F", domain, "boundary_f") for domain in domains]
+    rows += [row(f"{domain}: Dice, edges not refined", domain, "dice_unrefined") for domain in domains]
+    rows += [row(f"{domain}: boundary F, edges not refined", domain, "boundary_f_unrefined") for domain in domains]
     rows += [
         row("all validation photos: mean Dice", "overall", "dice"),
         row(

@@ -5,7 +5,8 @@ from carseg_model.refinement import foreground_colours, refine_alpha, working_si
 
 
 def test_working_size_keeps_the_aspect_and_caps_the_pixels():
-    assert working_size((3024, 4032)) == (1512, 2016)  # what the JPEG decoder gives at 1/2 scale
+    assert working_size((3024, 4032)) == (756, 1008)  # what the JPEG decoder gives at 1/4 scale
+    assert working_size((1080, 1920)) == (1080, 1920)
     assert working_size((600, 800)) == (600, 800)
     assert working_size((3001, 4001), pixels=12_000) == (94, 126)  # 1/32, rounded up
 

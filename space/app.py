@@ -1,30 +1,47 @@
-"""carseg Gradio Space: upload a photo, see the car highlighted, download its mask and cut-out.
+"""carseg Gradio Space: drop a photo of a car, get it cut out, on a new background, as files.
 
 Run ``python space/app.py`` (see ``--help``). The model comes from ``--model`` or the
 ``CARSEG_MODEL`` environment variable (a Hub repo id or a folder), else the bundled one.
-Python API (gradio_client): ``/segment`` is stateless; ``/restyle`` is what the page calls
-and reuses the session's cached prediction when only the style changes.
+``build_demo(model)`` returns the page as ``gr.Blocks`` (a server can mount it).
+
+How a request flows: the network runs once per distinct photo; its network-size probabilities
+and a display-size copy of the photo go into a small LRU cache keyed by the photo's hash, so
+moving a control redraws display-size previews in milliseconds. The full-size files for the
+downloads are written in a second step from the photo file, and no full-size array outlives
+its request. Every file written is one Gradio returns, so Gradio deletes it (`DELETE_CACHE`).
+Python API (gradio_client): ``/segment`` and ``/segment_url`` (see space/README.md).
 """
 
 from __future__ import annotations
 
 import argparse
 import errno
+import functools
 import hashlib
+import http.client
 import io
+import ipaddress
 import os
+import signal
 import socket
+import ssl
 import sys
 import threading
 import time
-from collections.abc import Sequence
+import urllib.parse
+import zipfile
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import gradio as gr
 import numpy as np
+from gradio.route_utils import delete_files_created_by_app
 from gradio.utils import get_upload_folder
-from PIL import Image
+from huggingface_hub import ModelCard
 
 try:
     import carseg_model  # noqa: F401  (a Space installs it from requirements.txt)
@@ -39,42 +56,138 @@ from carseg_model import (  # noqa: E402
     SegmentationResult,
 )
 from carseg_model.colors import parse_color  # noqa: E402
-from carseg_model.defaults import JPEG_QUALITY, OVERLAY_COLOR, OVERLAY_OPACITY  # noqa: E402
+from carseg_model.defaults import OVERLAY_COLOR, OVERLAY_OPACITY  # noqa: E402
+from carseg_model.encoding import encode_image  # noqa: E402
 from carseg_model.files import atomic_write  # noqa: E402
+from carseg_model.hub import BUNDLED_DIR, looks_like_path, resolve_model_folder  # noqa: E402
+from carseg_model.image_io import open_photo  # noqa: E402
 
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
 MAX_PIXELS = 25_000_000
-"""Largest photo the Space accepts: a 24 MP camera photo; keeps one request under ~0.5 GB."""
+"""Largest photo the Space accepts: a 24 MP camera photo."""
+PREVIEW_LONG_SIDE = 1280
+"""Long side of the page's previews, in pixels (the downloads keep the photo's size)."""
+PREDICTIONS_KEPT = 8
+"""Recent predictions kept (LRU, all sessions together): at most ~4 MB each, so ~35 MB in all."""
+DELETE_CACHE = (300, 900)
+"""Gradio deletes the files it served every 5 minutes once they are 15 minutes old, and at shutdown."""
+BATCH_MAX_PHOTOS = 20
+URL_MAX_BYTES = 25 * 1024 * 1024
+URL_TIMEOUT_S = 10.0
+URL_MAX_REDIRECTS = 3
 DEFAULT_COLOR = "#{:02x}{:02x}{:02x}".format(*OVERLAY_COLOR)
-QUEUE_SIZE = 16
+QUEUE_SIZE = 32
 CONCURRENCY = 2  # requests running at once (the free Space has 2 CPU cores)
+CODE_REPOSITORY = "https://github.com/carseg/carseg"
 
+BACKGROUNDS = {  # the page's choice -> the background `SegmentationResult.composite` takes
+    "Transparent": "transparent",
+    "White": "#ffffff",
+    "Colour": None,  # the colour picker's value
+    "Blurred photo": "blur",
+    "Your image": None,  # the uploaded background image
+}
 DESCRIPTION = """
-# carseg: find the car in a photo
-**Upload a photo** (drop a file, paste from the clipboard or use the webcam) **or click an example below.**
-The car is tinted and outlined. Drag the sliders to restyle the result without re-running the network,
-and download the black-and-white **mask** or the transparent **cut-out** (PNG, at your photo's full size).
+# carseg: cut the car out of a photo
+**Drop a photo** (file, clipboard, webcam or a web address) **or click an example.** Drag the slider to
+compare; pick a background, keep only the main car, crop to it; download the full-size PNGs.
 """
-EMPTY_INFO = "Upload a photo or click an example to see the car highlighted here."
+EMPTY_INFO = "Upload a photo or click an example: the cut-out appears here."
+CHECKER_SQUARE = 16
 
 
+# ---------------------------------------------------------------- predictions
 @dataclass(frozen=True)
 class Prediction:
-    """The network's answer for one photo, kept in the session so restyling does not re-run it."""
+    """The network's answer for one photo: what redrawing the page needs, and nothing full-size."""
 
-    source: str  # path of the uploaded file: the cache key
-    result: SegmentationResult
-    seconds: float
+    network_probabilities: np.ndarray
+    preview: np.ndarray  # the photo at display size, (h, w, 3) uint8 RGB
+    size: tuple[int, int]  # (height, width) of the photo
+    seconds: float  # the prediction's time
+
+
+class PredictionCache:
+    """A bounded LRU of recent predictions keyed by the photo file's SHA-256, shared by all sessions.
+
+    Chosen over ``gr.State``: its memory is bounded by `PREDICTIONS_KEPT`, whatever the number of
+    sessions, and it also serves the API and repeated examples. A visitor can only hit an entry by
+    sending the very same bytes.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._entries: OrderedDict[str, Prediction] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> Prediction | None:
+        with self._lock:
+            if key in self._entries:
+                self._entries.move_to_end(key)
+            return self._entries.get(key)
+
+    def put(self, key: str, prediction: Prediction) -> None:
+        with self._lock:
+            self._entries[key] = prediction
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.capacity:
+                self._entries.popitem(last=False)
 
 
 @dataclass(frozen=True)
-class Rendering:
-    """What the visitor sees and downloads for one prediction in one style."""
+class Style:
+    """Everything the visitor chose besides the photo."""
 
-    photo: str  # the photo as the network saw it (EXIF-upright RGB): the "before" image
+    threshold: float = 0.5
+    main_car: bool = False
+    crop: bool = False
+    background: str = "Transparent"
+    background_color: str = "#ffffff"
+    background_image: str | None = None
+    shadow: bool = False
+    overlay_color: str = DEFAULT_COLOR
+    overlay_opacity: float = OVERLAY_OPACITY
+
+    def apply(self, result: SegmentationResult) -> SegmentationResult:
+        """The result cut at the threshold, restricted to the main car and cropped, as chosen."""
+        result = result.with_threshold(self.threshold)
+        if self.main_car:
+            result = result.main_car()
+        if self.crop and result.box is not None:
+            result = result.crop()
+        return result
+
+    def composite_background(self) -> str:
+        """The background for `SegmentationResult.composite`."""
+        if self.background not in BACKGROUNDS:
+            raise _error(f"Unknown background {self.background!r}; choose one of {', '.join(BACKGROUNDS)}.")
+        if self.background == "Colour":
+            return "#{:02x}{:02x}{:02x}".format(*parse_color(self.background_color))
+        if self.background == "Your image":
+            if not self.background_image:
+                raise _error("Choose a background image first (the 'Your image' box under the backgrounds).")
+            return self.background_image
+        return BACKGROUNDS[self.background]
+
+    def composite(self, result: SegmentationResult, checkered: bool = False) -> np.ndarray:
+        """The car on the chosen background: RGB, or RGBA for the transparent background
+        (RGB on a checkerboard with ``checkered``, as image editors show transparency)."""
+        background = self.composite_background()
+        if checkered and isinstance(background, str) and background == "transparent":
+            background = checkerboard(*result.size)
+        return result.composite(background=background, shadow=self.shadow)
+
+    def overlay(self, result: SegmentationResult) -> np.ndarray:
+        return result.overlay(color=parse_color(self.overlay_color), opacity=self.overlay_opacity)
+
+
+@dataclass(frozen=True)
+class PagePreviews:
+    """What the page shows for one photo in one style (display size)."""
+
+    before_after: tuple[str, str]
     overlay: str
-    mask_png: str
-    cutout_png: str
+    mask: str
     info: str
 
 
@@ -83,110 +196,221 @@ class CarSegSpace:
 
     def __init__(self, model: CarSegModel) -> None:
         self.model = model
+        self.predictions = PredictionCache(PREDICTIONS_KEPT)
 
-    def predict(self, photo: str | None, progress: gr.Progress) -> Prediction:
-        """Run the network on the photo at ``photo``; bad files become a `gr.Error` that says why.
+    # ------------------------------------------------------------ predicting
+    def predict(self, photo: str) -> tuple[SegmentationResult, Prediction, bool]:
+        """The full-size result for the photo file at ``photo``, its cached `Prediction`, and whether it was reused.
 
-        The model's ``config.max_pixels`` (`MAX_PIXELS` for the Space: see `load_model`) refuses
-        huge photos after reading only the file's header.
+        A reused prediction gives a result whose photo is opened lazily: nothing is decoded until asked.
+        Bad files become a `gr.Error` that says why, in the visitor's words.
         """
-        if photo is None:
-            raise _error("No photo was sent: upload a photo or click an example.")
-        name = Path(photo).name
-        progress(0.2, desc="Finding the car")
-        start = time.perf_counter()
+        key = file_hash(photo)
         try:
+            cached = self.predictions.get(key)
+            if cached is not None:
+                photo_file = open_photo(photo, self.model.config.max_pixels)
+                result = SegmentationResult(photo_file, cached.network_probabilities, self.model.config.threshold)
+                return result, cached, True
+            start = time.perf_counter()
             result = self.model.predict(photo)
+            seconds = time.perf_counter() - start
         except ImageTooLargeError as error:  # the library's advice (raise max_pixels) is not the visitor's
-            size = str(error).split(";")[0].replace(photo, name)
-            megapixels = self.model.config.max_pixels / 1e6
+            size = str(error).split(";")[0].replace(photo, Path(photo).name)
             raise _error(
-                f"{size}; this demo takes photos up to {megapixels:.0f} megapixels; please downscale it and try again."
+                f"{size}; this demo takes photos up to {MAX_PIXELS / 1e6:.0f} megapixels: "
+                "please downscale it and try again."
             ) from error
         except InvalidImageError as error:
-            raise _error(f"{str(error).replace(photo, name)}. Please try another photo.") from error
-        return Prediction(photo, result, time.perf_counter() - start)
+            raise _error(f"{str(error).replace(photo, Path(photo).name)}. Please try another photo.") from error
+        prediction = Prediction(result.network_probabilities, preview_pixels(result), result.size, seconds)
+        self.predictions.put(key, prediction)
+        return result, prediction, False
 
-    def segment(
-        self,
-        photo: dict | None,
-        threshold: float,
-        color: str,
-        opacity: float,
-        progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio's idiom: it injects a tracker)
-    ) -> tuple[str, str, str, str]:
-        """API ``/segment``: photo and style -> overlay, mask PNG, cut-out PNG, info (no session state)."""
-        rendering = render(self.predict(_photo_path(photo), progress), threshold, color, opacity)
-        return rendering.overlay, rendering.mask_png, rendering.cutout_png, rendering.info
+    def previews(self, photo: str, style: Style) -> PagePreviews:
+        """Display-size before/after, overlay and mask for the page, and the info line."""
+        _, prediction, reused = self.predict(photo)
+        display = SegmentationResult.from_arrays(prediction.preview, prediction.network_probabilities)
+        styled = _drawing(style.apply, display)
+        picture = _drawing(functools.partial(style.composite, checkered=True), styled)
+        stem = Path(photo).stem
+        before, after, overlay, mask = cache_images(
+            {
+                f"{stem}.jpg": styled.image,
+                f"{stem}_result.jpg": picture,
+                f"{stem}_overlay.jpg": _drawing(style.overlay, styled),
+                f"{stem}_mask.png": styled.mask_image(),
+            }
+        )
+        return PagePreviews((before, after), overlay, mask, describe(prediction, styled, style, reused))
 
-    def restyle(
-        self,
-        photo: dict | None,
-        cached: Prediction | None,
-        threshold: float,
-        color: str,
-        opacity: float,
-        progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio's idiom: it injects a tracker)
-    ) -> tuple[Prediction | None, str | None, tuple[str, str] | None, str | None, str | None, str]:
-        """The page's function (API ``/restyle``): like /segment, plus the before/after pair.
+    def downloads(self, photo: str, style: Style) -> list[str]:
+        """Full-size files: the mask, the transparent cut-out and, with a background, the composite."""
+        result, _, _ = self.predict(photo)
+        styled = _drawing(style.apply, result)
+        stem = Path(photo).stem
+        images = {f"{stem}_mask.png": styled.mask_image()}
+        images[f"{stem}_cutout.png"] = styled.composite(background="transparent", shadow=style.shadow)
+        if style.background != "Transparent":
+            images[f"{stem}_{slug(style.background)}.jpg"] = _drawing(style.composite, styled)
+        return cache_images(images)
 
-        Reuses the session's cached prediction when the photo is the one it was made for,
-        so moving a slider only redraws. A cleared photo clears the outputs.
+    # ------------------------------------------------------------ the page
+    def show(self, photo: dict | None, *controls: object) -> tuple:
+        """The page's function for a photo and controls: previews, info, and the photo's path for the downloads.
+
+        A visitor's mistake clears the old result and says what went wrong in the info line.
         """
         path = _photo_path(photo)
         if path is None:
-            return None, None, None, None, None, EMPTY_INFO
-        reuse = cached is not None and cached.source == path
-        prediction = cached if reuse else self.predict(path, progress)
-        rendering = render(prediction, threshold, color, opacity, reused=reuse)
-        before_after = (rendering.photo, rendering.overlay)
-        return prediction, rendering.overlay, before_after, rendering.mask_png, rendering.cutout_png, rendering.info
+            return None, None, None, EMPTY_INFO, None
+        try:
+            page = self.previews(path, Style(*controls))
+        except gr.Error as error:
+            gr.Warning(error.message)
+            return None, None, None, f"**Could not use this photo.** {error.message}", None
+        return page.before_after, page.overlay, page.mask, page.info, path
 
-    def example(self, photo: dict) -> tuple:
-        """An example photo in the default style (cached by Gradio after its first use)."""
-        _, *outputs = self.restyle(
-            photo, None, self.model.config.threshold, DEFAULT_COLOR, OVERLAY_OPACITY, gr.Progress()
+    def show_url(self, url: str, *controls: object) -> tuple:
+        """Fetch the photo at ``url`` into the photo box, then like `show`."""
+        try:
+            path = self.fetch(url)
+        except gr.Error as error:
+            gr.Warning(error.message)
+            return gr.update(), None, None, None, f"**Could not fetch the photo.** {error.message}", None
+        return path, *self.show({"path": path}, *controls)
+
+    def page_downloads(self, path: str | None, *controls: object) -> list[str] | None:
+        """The page's second step: full-size downloads for the photo `show` displayed (none after an error)."""
+        if path is None:
+            return None
+        try:
+            return self.downloads(path, Style(*controls))
+        except gr.Error as error:
+            gr.Warning(error.message)
+            return None
+
+    def fetch(self, url: str) -> str:
+        """Download the image at ``url`` (public addresses only) into Gradio's cache; return its path."""
+        try:
+            name, data = fetch_image(url)
+        except URLError as error:
+            raise _error(str(error)) from error
+        return cache_bytes(data, name)
+
+    def batch(
+        self, files: list[str] | None, main_car: bool, crop: bool, progress: gr.Progress = gr.Progress()
+    ) -> tuple:  # noqa: B008
+        """Several photos -> one zip of their masks, cut-outs and overlays (built in memory)."""
+        paths = [file if isinstance(file, str) else file["path"] for file in files or []]
+        if not paths:
+            raise _error("Add some photos first.")
+        if len(paths) > BATCH_MAX_PHOTOS:
+            raise _error(f"{len(paths)} photos: this demo does up to {BATCH_MAX_PHOTOS} at once.")
+        style = Style(threshold=self.model.config.threshold, main_car=main_car, crop=crop)
+        archive, problems = io.BytesIO(), []
+        with zipfile.ZipFile(archive, "w", zipfile.ZIP_STORED) as zipped:  # PNG and JPEG are compressed already
+            for path in progress.tqdm(paths, desc="Cutting out"):
+                try:
+                    result, _, _ = self.predict(path)
+                except gr.Error as error:
+                    problems.append(f"- {Path(path).name}: {error.message}")
+                    continue
+                styled = style.apply(result)
+                stem = Path(path).stem
+                for name, image in (
+                    (f"{stem}_mask.png", styled.mask_image()),
+                    (f"{stem}_cutout.png", styled.composite(background="transparent")),
+                    (f"{stem}_overlay.jpg", style.overlay(styled)),
+                ):
+                    zipped.writestr(name, encode_image(image, Path(name).suffix))
+        done = len(paths) - len(problems)
+        if done == 0:
+            raise _error("None of the photos could be used:\n" + "\n".join(problems))
+        summary = f"**{done} of {len(paths)} photos cut out.**" + (
+            "\n\nSkipped:\n" + "\n".join(problems) if problems else ""
         )
-        return tuple(outputs)
+        return cache_bytes(archive.getvalue(), "carseg_cutouts.zip"), summary
+
+    # ------------------------------------------------------------ the API
+    def segment(self, photo: dict | None, threshold: float, color: str, opacity: float) -> tuple[str, str, str, str]:
+        """API ``/segment``: photo and style -> full-size overlay JPEG, mask PNG, cut-out PNG, info."""
+        path = _photo_path(photo)
+        if path is None:
+            raise _error("No photo was sent: send a photo file.")
+        return self.segment_file(path, Style(threshold=threshold, overlay_color=color, overlay_opacity=opacity))
+
+    def segment_url(self, url: str, threshold: float, color: str, opacity: float) -> tuple[str, str, str, str]:
+        """API ``/segment_url``: like ``/segment`` for the image at a public web address."""
+        return self.segment_file(
+            self.fetch(url), Style(threshold=threshold, overlay_color=color, overlay_opacity=opacity)
+        )
+
+    def segment_file(self, path: str, style: Style) -> tuple[str, str, str, str]:
+        result, prediction, reused = self.predict(path)
+        styled = _drawing(style.apply, result)
+        stem = Path(path).stem
+        overlay, mask, cutout = cache_images(
+            {
+                f"{stem}_overlay.jpg": _drawing(style.overlay, styled),
+                f"{stem}_mask.png": styled.mask_image(),
+                f"{stem}_cutout.png": styled.cutout(),
+            }
+        )
+        return overlay, mask, cutout, describe(prediction, styled, style, reused)
 
 
-def render(prediction: Prediction, threshold: float, color: str, opacity: float, reused: bool = False) -> Rendering:
-    """Draw the overlay and write it, the mask and the cut-out as files for one style (no network run).
-
-    ``reused`` says that ``prediction`` was made for an earlier request (the info line says so).
-    """
+def _drawing(draw: Callable[[SegmentationResult], object], result: SegmentationResult):
+    """``draw(result)``, with the library's complaints about a control's value as a `gr.Error`."""
     try:
-        result = prediction.result.with_threshold(threshold)
-        overlay = result.overlay(color=parse_color(color), opacity=opacity)
+        return draw(result)
     except (TypeError, ValueError) as error:
         raise _error(f"Cannot draw the result: {error}") from error
-    stem = Path(prediction.source).stem
-    return Rendering(
-        photo=save_to_cache(result.image, f"{stem}.jpg"),
-        overlay=save_to_cache(overlay, f"{stem}_overlay.jpg"),
-        mask_png=save_to_cache(result.mask_image(), f"{stem}_mask.png"),
-        cutout_png=save_to_cache(result.cutout(), f"{stem}_cutout.png"),
-        info=describe(prediction, result, reused),
-    )
 
 
+# ---------------------------------------------------------------- pictures and files
+def preview_pixels(result: SegmentationResult) -> np.ndarray:
+    """The photo with its long side at most `PREVIEW_LONG_SIDE` (a JPEG is decoded at reduced size)."""
+    height, width = result.size
+    scale = min(1.0, PREVIEW_LONG_SIDE / max(height, width))
+    size = (max(1, round(height * scale)), max(1, round(width * scale)))
+    pixels = result.photo.reduced(size)
+    if pixels.shape[:2] == size:
+        return pixels
+    return cv2.resize(pixels, size[::-1], interpolation=cv2.INTER_AREA)
+
+
+@functools.lru_cache(maxsize=8)
+def checkerboard(height: int, width: int) -> np.ndarray:
+    """A light-grey checkerboard, ``(height, width, 3)`` uint8 RGB (read-only: kept for the next preview)."""
+    rows, columns = np.ogrid[:height, :width]
+    board = np.where((rows // CHECKER_SQUARE + columns // CHECKER_SQUARE) % 2 == 0, 255, 214).astype(np.uint8)
+    board = np.repeat(board[:, :, None], 3, axis=2)
+    board.flags.writeable = False
+    return board
+
+
+_ENCODERS = ThreadPoolExecutor(max_workers=3, thread_name_prefix="carseg-encode")  # OpenCV encodes without the GIL
 _CACHE_LOCK = threading.Lock()
 
 
-def save_to_cache(image: np.ndarray, name: str) -> str:
-    """Write ``image`` as ``name`` (``.png`` lossless, ``.jpg`` for display) into Gradio's cache; return its path.
+def cache_images(images: dict[str, np.ndarray]) -> list[str]:
+    """Encode each image by its name's suffix, in parallel, into Gradio's cache; their paths, in order."""
+    return list(_ENCODERS.map(lambda item: cache_image(item[1], item[0]), images.items()))
 
-    Like Gradio's own cache, the folder is named by the content's hash, so identical results
-    share a file, written once (`atomic_write`: a concurrent request never serves a
-    half-written file; the lock keeps two requests from writing the same file at once).
-    Readable names make the downloads readable (``car_mask.png``), and the PNGs are exactly
-    the photo's size.
+
+def cache_image(image: np.ndarray, name: str) -> str:
+    """Encode ``image`` (``.png`` lossless, ``.jpg`` small) with OpenCV's fast writers into Gradio's cache."""
+    return cache_bytes(encode_image(image, Path(name).suffix), name)
+
+
+def cache_bytes(data: bytes, name: str) -> str:
+    """Write ``data`` as ``name`` into Gradio's cache (a folder named by its hash); return the path.
+
+    Gradio tracks the files an event returns and deletes them (`DELETE_CACHE`), so only files the
+    page is sent may be written here. Identical outputs share one file, written atomically once.
     """
-    image_format = Image.registered_extensions()[Path(name).suffix]
-    buffer = io.BytesIO()
-    Image.fromarray(image).save(buffer, image_format, quality=JPEG_QUALITY)
-    data = buffer.getvalue()
-    path = Path(get_upload_folder()) / hashlib.sha256(data).hexdigest() / name
+    path = Path(get_upload_folder()) / hashlib.sha256(data).hexdigest() / Path(name).name
     with _CACHE_LOCK:
         if not path.exists():
             with atomic_write(path) as temporary:
@@ -194,16 +418,138 @@ def save_to_cache(image: np.ndarray, name: str) -> str:
     return str(path)
 
 
-def describe(prediction: Prediction, result: SegmentationResult, reused: bool) -> str:
-    """One Markdown line: the car's share of the photo, the prediction time and the photo's size."""
-    height, width = result.mask.shape
+def file_hash(path: str) -> str:
+    """SHA-256 of a file's bytes: the prediction cache's key."""
+    try:
+        with open(path, "rb") as file:
+            return hashlib.file_digest(file, "sha256").hexdigest()
+    except OSError as error:
+        raise _error(f"Cannot read {Path(path).name}: {error.strerror or error}. Please upload it again.") from error
+
+
+def slug(text: str) -> str:
+    return "_".join(text.lower().split())
+
+
+def describe(prediction: Prediction, result: SegmentationResult, style: Style, reused: bool) -> str:
+    """One Markdown line: the car's share of the photo (or "No car found"), the time, the size and the threshold."""
+    height, width = prediction.size
     timing = f"prediction took {prediction.seconds:.2f} s" + (" (reused, not re-run)" if reused else "")
-    return (
-        f"**Car: {result.car_fraction:.1%} of the photo** · {timing} · "
-        f"{width}×{height} px · threshold {result.threshold:.2f}"
-    )
+    facts = f"{timing} · {width}×{height} px · threshold {style.threshold:.2f}"
+    if result.box is None:
+        return f"**No car found in this photo.** Try a lower threshold, or a photo where a car is clearly visible. · {facts}"
+    share = result.car_fraction if not style.crop else None
+    found = f"**Car: {share:.1%} of the photo**" if share is not None else "**Car found** (cropped to it)"
+    return f"{found} · {facts}" + (" · main car only" if style.main_car else "")
 
 
+# ---------------------------------------------------------------- fetching a web address
+class URLError(ValueError):
+    """A web address that cannot or may not be fetched; the message says why, for the visitor."""
+
+
+def is_public_address(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """True for addresses on the public internet: not private, loopback, link-local, multicast or reserved."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_global and not address.is_multicast
+
+
+def fetch_image(
+    url: str,
+    *,
+    resolve: Callable[..., list] = socket.getaddrinfo,
+    allowed: Callable[[ipaddress.IPv4Address | ipaddress.IPv6Address], bool] = is_public_address,
+    max_bytes: int = URL_MAX_BYTES,
+    timeout: float = URL_TIMEOUT_S,
+) -> tuple[str, bytes]:
+    """GET ``url`` as the server: ``(file name, bytes)`` of an image of at most ``max_bytes``, within ``timeout`` s.
+
+    Every address the host resolves to must pass ``allowed`` (public addresses by default; tests
+    pass their own), and the connection goes to a checked address, so a second DNS answer cannot
+    point it elsewhere. Redirects are followed (`URL_MAX_REDIRECTS`) and checked the same way.
+    Raises `URLError` saying what was wrong.
+    """
+    deadline = time.monotonic() + timeout
+    for _ in range(URL_MAX_REDIRECTS + 1):
+        parts = urllib.parse.urlsplit(url.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise URLError(f"{url[:100]!r} is not a web address; paste one that starts with https://")
+        try:
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+        except ValueError as error:
+            raise URLError(f"the address has a bad port: {error}") from error
+        address = _checked_address(parts.hostname, port, resolve, allowed)
+        connection = _connect(parts.scheme, parts.hostname, port, address, timeout)
+        try:
+            target = urllib.parse.urlunsplit(("", "", parts.path or "/", parts.query, ""))
+            connection.request("GET", target, headers={"User-Agent": "carseg-space", "Accept": "image/*"})
+            response = connection.getresponse()
+            if response.status in (301, 302, 303, 307, 308) and response.getheader("Location"):
+                url = urllib.parse.urljoin(url, response.getheader("Location"))
+                continue
+            if response.status != 200:
+                raise URLError(f"{parts.hostname} answered {response.status} {response.reason}")
+            return Path(parts.path).name or "photo", _read_limited(response, max_bytes, deadline)
+        except (OSError, http.client.HTTPException) as error:
+            raise URLError(f"cannot fetch {parts.hostname}: {error}") from error
+        finally:
+            connection.close()
+    raise URLError(f"more than {URL_MAX_REDIRECTS} redirects")
+
+
+def _checked_address(host: str, port: int, resolve: Callable[..., list], allowed: Callable) -> str:
+    try:
+        answers = resolve(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError) as error:
+        raise URLError(f"cannot find the server {host!r}") from error
+    addresses = [ipaddress.ip_address(answer[4][0].split("%")[0]) for answer in answers]
+    refused = [address for address in addresses if not allowed(address)]
+    if refused or not addresses:
+        raise URLError(
+            f"{host} is a private, loopback or link-local address ({refused[0] if refused else 'none'}): "
+            "only public web addresses are fetched"
+        )
+    return str(addresses[0])
+
+
+def _connect(scheme: str, host: str, port: int, address: str, timeout: float) -> http.client.HTTPConnection:
+    """A connection to ``host`` made to the checked ``address`` (TLS still verifies ``host``'s certificate)."""
+    try:
+        sock = socket.create_connection((address, port), timeout=timeout)
+    except OSError as error:
+        raise URLError(f"cannot connect to {host}: {error.strerror or error}") from error
+    if scheme == "https":
+        context = ssl.create_default_context()
+        connection = http.client.HTTPSConnection(host, port, timeout=timeout, context=context)
+        try:
+            sock = context.wrap_socket(sock, server_hostname=host)
+        except (OSError, ssl.SSLError) as error:
+            sock.close()
+            raise URLError(f"no secure connection to {host}: {error}") from error
+    else:
+        connection = http.client.HTTPConnection(host, port, timeout=timeout)
+    connection.sock = sock
+    return connection
+
+
+def _read_limited(response: http.client.HTTPResponse, max_bytes: int, deadline: float) -> bytes:
+    limit = f"this demo fetches images up to {max_bytes // 2**20} MB"
+    length = response.getheader("Content-Length")
+    if length is not None and length.isdigit() and int(length) > max_bytes:
+        raise URLError(f"the image is {int(length) / 2**20:.0f} MB; {limit}")
+    chunks, size = [], 0
+    while chunk := response.read(65536):
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > max_bytes:
+            raise URLError(f"the image is larger than that; {limit}")
+        if time.monotonic() > deadline:
+            raise URLError("the server took too long to send the image")
+    return b"".join(chunks)
+
+
+# ---------------------------------------------------------------- the page
 def _photo_path(photo: dict | None) -> str | None:
     """The uploaded photo's path on the server, from the upload's data as Gradio sends it.
 
@@ -229,99 +575,194 @@ def example_photos() -> list[str]:
     return [str(path) for path in sorted(EXAMPLES_DIR.glob("*.jpg"), key=lambda p: ("car" not in p.name, p.name))]
 
 
-def png_download(label: str, elem_id: str) -> gr.Image:
-    """A small read-only PNG output with a download button (lossless: masks must stay 0/255)."""
-    return gr.Image(
-        label=label, format="png", interactive=False, height=160, buttons=["download", "fullscreen"], elem_id=elem_id
-    )
+@dataclass(frozen=True)
+class ModelFacts:
+    """What the page says about the model: its name, licence and model card."""
+
+    name: str
+    license: str
+    card_url: str | None
+
+    @classmethod
+    def of(cls, model_name: str) -> ModelFacts:
+        folder = resolve_model_folder(model_name)
+        card = folder / "README.md"
+        license = ModelCard.load(card).data.license if card.is_file() else None
+        if folder.parent == BUNDLED_DIR:
+            name, url = folder.name, f"{CODE_REPOSITORY}/blob/main/carseg_model/pretrained/{folder.name}/README.md"
+        elif looks_like_path(model_name) or Path(model_name).expanduser().exists():
+            name, url = folder.name, None  # a local folder: its card is not online
+        else:
+            name, url = model_name, f"https://huggingface.co/{model_name}"
+        return cls(name, license or "unknown", url)
+
+    def markdown(self) -> str:
+        name = f"[{self.name}]({self.card_url})" if self.card_url else f"`{self.name}`"
+        terms = " (non-commercial use only)" if "nc" in self.license.lower().split("-") else ""
+        return (
+            f"Model: {name} (U-Net, MobileNetV2 encoder), licence **{self.license.upper()}**{terms}. "
+            f"Code: [carseg]({CODE_REPOSITORY}), Apache-2.0. Photos are processed in memory; "
+            "files for you are deleted from the server within 15 minutes."
+        )
 
 
-def build_demo(model: CarSegModel) -> gr.Blocks:
-    """The Space's page and API around ``model`` (queue configured; call ``.launch()``)."""
+CSS = """
+#before-after img, #overlay img, #mask img { object-fit: contain; }
+"""
+
+
+def build_demo(model: CarSegModel, model_name: str = DEFAULT_MODEL) -> gr.Blocks:
+    """The Space's page and API around ``model`` (loaded from ``model_name``), queue configured."""
     space = CarSegSpace(model)
-    with gr.Blocks(title="carseg: find the car in a photo", delete_cache=(3600, 3600), analytics_enabled=False) as demo:
+    with gr.Blocks(
+        title="carseg: cut the car out of a photo", delete_cache=DELETE_CACHE, analytics_enabled=False
+    ) as demo:
         gr.Markdown(DESCRIPTION)
-        cached = gr.State(None, time_to_live=3600)
-        with gr.Row(equal_height=False):
-            with gr.Column(scale=1):
-                photo = gr.Image(
-                    label="Your photo",
-                    sources=["upload", "clipboard", "webcam"],
-                    height=360,
-                    elem_id="photo",
-                )
-                threshold = gr.Slider(
-                    0.05,
-                    0.95,
-                    value=model.config.threshold,
-                    step=0.05,
-                    label="Car threshold",
-                    info="Lower marks more pixels as car, higher fewer.",
-                    elem_id="threshold",
-                )
-                with gr.Row():
-                    color = gr.ColorPicker(DEFAULT_COLOR, label="Overlay colour")
-                    opacity = gr.Slider(0.0, 1.0, value=OVERLAY_OPACITY, step=0.05, label="Overlay opacity")
-            with gr.Column(scale=1):
-                info = gr.Markdown(EMPTY_INFO, label="Info", elem_id="info")
-                with gr.Tabs():
-                    with gr.Tab("Overlay"):
-                        overlay = gr.Image(
-                            label="Car overlay",
-                            interactive=False,
-                            height=360,
-                            buttons=["download", "fullscreen"],
-                            elem_id="overlay",
-                        )
-                    with gr.Tab("Before / after"):
-                        before_after = gr.ImageSlider(
-                            label="Photo / overlay (drag the handle)",
-                            interactive=False,
-                            max_height=360,
-                            buttons=["fullscreen"],
-                        )
-                with gr.Row():
-                    mask = png_download("Mask (PNG)", elem_id="mask")
-                    cutout = png_download("Cut-out (PNG)", elem_id="cutout")
-        examples = gr.Examples(
-            example_photos(),
-            inputs=[photo],
-            outputs=[overlay, before_after, mask, cutout, info],
-            fn=space.example,
-            cache_examples=True,
-            cache_mode="lazy",
-            preprocess=False,
-            label="Example photos (click one)",
-        )
-        style = [threshold, color, opacity]
+        with gr.Tabs():
+            with gr.Tab("One photo", id="one"):
+                one_photo_tab(space)
+            with gr.Tab("Several photos (zip)", id="batch"):
+                batch_tab(space)
+        gr.Markdown(ModelFacts.of(model_name).markdown(), elem_id="about")
+        api_inputs = [
+            gr.Image(visible=False, type="filepath"),
+            gr.Number(model.config.threshold, visible=False),
+            gr.Textbox(DEFAULT_COLOR, visible=False),
+            gr.Number(OVERLAY_OPACITY, visible=False),
+        ]
+        api_outputs = [
+            gr.Image(visible=False),
+            gr.Image(visible=False, format="png"),
+            gr.Image(visible=False, format="png"),
+            gr.Markdown(visible=False),
+        ]
         gr.on(
-            [photo.input, threshold.input, color.input, opacity.input],
-            space.restyle,
-            inputs=[photo, cached, *style],
-            outputs=[cached, overlay, before_after, mask, cutout, info],
-            api_name="restyle",
-            preprocess=False,
-            concurrency_id="carseg",
-            trigger_mode="always_last",
-        )
-        # An example shows its cached result in the default style: show the default controls too.
-        examples.load_input_event.then(
-            lambda: (model.config.threshold, DEFAULT_COLOR, OVERLAY_OPACITY),
-            outputs=style,
-            api_visibility="private",
-            queue=False,
-        )
-        gr.on(  # no trigger on the page: the stateless API endpoint
             [],
             space.segment,
-            inputs=[photo, *style],
-            outputs=[overlay, mask, cutout, info],
+            inputs=api_inputs,
+            outputs=api_outputs,
             api_name="segment",
             preprocess=False,
             concurrency_id="carseg",
         )
+        gr.on(
+            [],
+            space.segment_url,
+            inputs=[gr.Textbox(visible=False), *api_inputs[1:]],
+            outputs=api_outputs,
+            api_name="segment_url",
+            concurrency_id="carseg",
+        )
     demo.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE)
     return demo
+
+
+def one_photo_tab(space: CarSegSpace) -> None:
+    """Photo in (upload, web address, examples) on the left; before/after, previews and downloads on the right."""
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=1, min_width=300):
+            photo = gr.Image(label="Your photo", sources=["upload", "clipboard", "webcam"], height=320, elem_id="photo")
+            with gr.Row(equal_height=True):
+                url = gr.Textbox(
+                    placeholder="…or an image address: https://…",
+                    show_label=False,
+                    scale=4,
+                    min_width=160,
+                    elem_id="url",
+                )
+                fetch = gr.Button("Fetch", scale=1, min_width=70, elem_id="fetch")
+            examples = gr.Examples(example_photos(), inputs=[photo], label="Examples (click one)", examples_per_page=8)
+        with gr.Column(scale=1, min_width=300):
+            info = gr.Markdown(EMPTY_INFO, elem_id="info")
+            before_after = gr.ImageSlider(
+                show_label=False,
+                type="filepath",
+                interactive=False,
+                max_height=520,
+                buttons=["fullscreen"],
+                elem_id="before-after",
+            )
+            with gr.Row():
+                main_car = gr.Checkbox(False, label="Main car only", elem_id="main-car")
+                crop = gr.Checkbox(False, label="Crop to the car", elem_id="crop")
+                shadow = gr.Checkbox(False, label="Contact shadow", elem_id="shadow")
+            background = gr.Radio(list(BACKGROUNDS), value="Transparent", label="Background", elem_id="background")
+            with gr.Row():
+                background_color = gr.ColorPicker("#ffffff", label="Background colour", visible=False)
+                background_image = gr.Image(
+                    label="Background image", type="filepath", height=160, visible=False, elem_id="background-image"
+                )
+            downloads = gr.File(
+                label="Full-size downloads", file_count="multiple", interactive=False, elem_id="downloads"
+            )
+            with gr.Tabs():
+                with gr.Tab("Overlay"):
+                    overlay = gr.Image(
+                        show_label=False, interactive=False, height=360, buttons=["fullscreen"], elem_id="overlay"
+                    )
+                    with gr.Row():
+                        color = gr.ColorPicker(DEFAULT_COLOR, label="Overlay colour")
+                        opacity = gr.Slider(0.0, 1.0, value=OVERLAY_OPACITY, step=0.05, label="Overlay opacity")
+                with gr.Tab("Mask"):
+                    mask = gr.Image(
+                        show_label=False, interactive=False, height=360, buttons=["fullscreen"], elem_id="mask"
+                    )
+                    threshold = gr.Slider(
+                        0.05,
+                        0.95,
+                        value=space.model.config.threshold,
+                        step=0.05,
+                        label="Car threshold",
+                        info="Lower marks more pixels as car, higher fewer.",
+                        elem_id="threshold",
+                    )
+    shown = gr.State(None)  # the path of the photo on show, for the downloads step (None after an error)
+    controls = [threshold, main_car, crop, background, background_color, background_image, shadow, color, opacity]
+    previews = [before_after, overlay, mask, info, shown]
+    background.change(
+        lambda choice: (gr.update(visible=choice == "Colour"), gr.update(visible=choice == "Your image")),
+        inputs=background,
+        outputs=[background_color, background_image],
+        queue=False,
+        api_visibility="private",
+    )
+    page_event = {"concurrency_id": "carseg", "api_visibility": "undocumented", "trigger_mode": "always_last"}
+    show = {"fn": space.show, "inputs": [photo, *controls], "outputs": previews, "preprocess": False, **page_event}
+    style_changes = [threshold.input, color.input, opacity.input]
+    style_changes += [
+        control.input for control in (main_car, crop, shadow, background, background_color, background_image)
+    ]
+    shown_events = [
+        gr.on([photo.input, *style_changes], api_name="show", **show),
+        examples.load_input_event.then(**show),
+        gr.on(
+            [url.submit, fetch.click], space.show_url, inputs=[url, *controls], outputs=[photo, *previews], **page_event
+        ),
+    ]
+    for event in shown_events:
+        event.then(space.page_downloads, inputs=[shown, *controls], outputs=downloads, **page_event)
+
+
+def batch_tab(space: CarSegSpace) -> None:
+    """Several photos in, one zip of masks, cut-outs and overlays out."""
+    gr.Markdown(f"Drop up to {BATCH_MAX_PHOTOS} photos; you get one zip with each photo's mask, cut-out and overlay.")
+    with gr.Row(equal_height=False):
+        with gr.Column(min_width=300):
+            photos = gr.File(label="Photos", file_count="multiple", file_types=["image"], elem_id="batch-photos")
+            with gr.Row():
+                main_car = gr.Checkbox(False, label="Main car only")
+                crop = gr.Checkbox(False, label="Crop to the car")
+            run = gr.Button("Cut them out", variant="primary", elem_id="batch-run")
+        with gr.Column(min_width=300):
+            archive = gr.File(label="Zip of the results", interactive=False, elem_id="batch-zip")
+            summary = gr.Markdown(elem_id="batch-info")
+    run.click(
+        space.batch,
+        inputs=[photos, main_car, crop],
+        outputs=[archive, summary],
+        concurrency_id="carseg",
+        api_visibility="private",
+    )
 
 
 def load_model(name: str) -> CarSegModel:
@@ -378,14 +819,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     if problem:
         print(f"space/app.py: error: {problem}", file=sys.stderr)
         return 2
-    demo = build_demo(load_model(args.model))
+    demo = build_demo(load_model(args.model), args.model)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop as on Ctrl-C: Gradio deletes its files
     demo.launch(
         server_name=args.host,
         server_port=args.port,
         share=args.share,
         max_file_size="100mb",
         theme=gr.themes.Soft(),
-    )
+        css=CSS,
+    )  # returns once stopped
+    delete_files_created_by_app(demo, age=None)  # Gradio's own clean-up is cut short while visitors are connected
     return 0
 
 

@@ -63,8 +63,11 @@ def test_compare_teachers_reports_every_row_for_the_model_and_the_peers(tiny_run
     columns = 1 + 2 * TEACHERS.is_dir()
     assert all(line.count("|") == 3 + columns for line in table)
     labels = [line.split("|")[1].strip() for line in table[2:]]
-    assert labels[:4] == [
+    assert labels[:7] == [
         "street: mean Dice",
+        "street: boundary F",
+        "street: Dice, edges not refined",
+        "street: boundary F, edges not refined",
         "all validation photos: mean Dice",
         "small cars (under 5% of the photo): mean Dice",
         "boundary F (photos with cars)",

@@ -7,15 +7,21 @@ Gradio's temp and cache folders inside the test's tmp dir.
 
 from __future__ import annotations
 
+import functools
+import http.server
 import importlib.util
 import io
+import ipaddress
 import os
 import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
+import urllib.parse
 import urllib.request
+import zipfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -63,11 +69,17 @@ def _wait_until_serving(url: str, process: subprocess.Popen, log: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def space_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def space_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The served Space's folder: its model, log and Gradio's temp folder (``gradio_tmp``)."""
+    return tmp_path_factory.mktemp("space")
+
+
+@pytest.fixture(scope="module")
+def space_url(space_root: Path) -> Iterator[str]:
     """URL of ``python space/app.py`` serving a small untrained model on a free loopback port."""
     from carseg_model import CarSegConfig, CarSegModel
 
-    root = tmp_path_factory.mktemp("space")
+    root = space_root
     model_dir = root / "model"
     CarSegModel(CarSegConfig(input_size=(128, 128), encoder_weights=None)).save_pretrained(model_dir)
     port = _free_port()
@@ -135,22 +147,31 @@ def test_segment_returns_overlay_and_full_size_pngs(connect: Callable[[], Client
     assert Path(cutout).name == "node-opencv_car1_cutout.png"
     assert "Car:" in info and "% of the photo" in info and "1024×680" in info and "s ·" in info
     with Image.open(mask) as mask_image, Image.open(cutout) as cutout_image:
-        assert np.array_equal(np.asarray(cutout_image)[:, :, 3], np.asarray(mask_image))
+        car, alpha = np.asarray(mask_image) == 255, np.asarray(cutout_image)[:, :, 3]
+    assert (alpha[car] > 0).all()  # soft edges: the car is opaque or blending, never cut
+    assert (alpha[~car] < 255).all()  # outside the mask: transparent, or the soft border
 
 
-def test_restyle_gives_before_after_and_reuses_the_prediction_for_new_thresholds(connect: Callable[[], Client]) -> None:
+def test_segment_leaves_only_the_files_it_returns(connect: Callable[[], Client], space_root: Path) -> None:
+    def files() -> set[Path]:
+        return {path for path in (space_root / "gradio_tmp").rglob("*") if path.is_file()}
+
     client = connect()
-    photo = handle_file(str(CAR_PHOTO))
-    overlay, (before, after), mask, cutout, info = client.predict(photo, 0.5, "#ff2878", 0.5, api_name="/restyle")
-    _assert_outputs(overlay, mask, cutout, CAR_SIZE)
-    for path in (before, after):
-        with Image.open(path) as image:
-            assert image.size == CAR_SIZE
-    assert "threshold 0.50" in info and "reused" not in info
-    *_, low_mask, _, low_info = client.predict(photo, 0.05, "#ff2878", 0.5, api_name="/restyle")
-    *_, high_mask, _, high_info = client.predict(photo, 0.95, "#ff2878", 0.5, api_name="/restyle")
+    photo = EXAMPLES / "opencv-doc_scenetext01.jpg"
+    before = files()
+    outputs = _segment(client, photo, threshold=0.3)[:3]
+    new = files() - before
+    served = {Path(path).name for path in outputs}
+    assert {path.name for path in new} <= served | {photo.name}  # the upload, and what was sent back
+
+
+def test_a_new_threshold_reuses_the_prediction(connect: Callable[[], Client]) -> None:
+    client = connect()
+    photo = EXAMPLES / "darknet_dog.jpg"
+    *_, low_mask, _, low_info = _segment(client, photo, threshold=0.05)
+    *_, high_mask, _, high_info = _segment(client, photo, threshold=0.95)
     assert "threshold 0.05" in low_info and "threshold 0.95" in high_info
-    assert "reused" in low_info and "reused" in high_info  # the session's prediction, not a new network run
+    assert "reused" in high_info  # the cached prediction, not a new network run
     with Image.open(low_mask) as low, Image.open(high_mask) as high:
         assert (np.asarray(low) >= np.asarray(high)).all()  # a lower threshold marks a superset
 
@@ -283,19 +304,93 @@ def app_module() -> Iterator[object]:
         del sys.modules["space_app"]
 
 
-def test_one_size_guard_per_request(app_module, tiny_model_folder: Path, tmp_path: Path, monkeypatch) -> None:
+def test_the_space_refuses_huge_photos_and_keeps_only_small_arrays(
+    app_module, tiny_model_folder: Path, tmp_path: Path
+) -> None:
     space = app_module.CarSegSpace(app_module.load_model(str(tiny_model_folder)))
     assert space.model.config.max_pixels == app_module.MAX_PIXELS
-    opened = []
-    real_open = Image.open
-    monkeypatch.setattr(Image, "open", lambda *args, **kwargs: opened.append(args[0]) or real_open(*args, **kwargs))
-    space.predict(str(CAR_PHOTO), progress=lambda *args, **kwargs: None)
-    assert opened == [str(CAR_PHOTO)]  # the photo's header is read once: by carseg's loader, which also checks the size
+    photo = tmp_path / "phone.jpg"
+    Image.fromarray(np.full((3000, 4000, 3), 90, np.uint8)).save(photo, quality=80)  # 12 MP
+    result, prediction, reused = space.predict(str(photo))
+    assert not reused and result.size == (3000, 4000)
+    assert prediction.preview.shape == (960, 1280, 3)  # display size
+    kept = sum(value.nbytes for value in vars(prediction).values() if isinstance(value, np.ndarray))
+    assert kept < 5_000_000  # no full-size array is kept (the photo alone is 36 MB)
+    assert space.predict(str(photo))[2]  # reused
+    huge = tmp_path / "huge.png"
+    huge.write_bytes(_huge_png())
+    with pytest.raises(app_module.gr.Error, match="up to 25 megapixels"):
+        space.predict(str(huge))
+
+
+def test_the_page_names_the_bundled_model_and_its_non_commercial_licence(app_module) -> None:
+    facts = app_module.ModelFacts.of(app_module.DEFAULT_MODEL)
+    assert (facts.name, facts.license) == ("carseg-unet-mobilenetv2", "cc-by-nc-4.0")
+    assert facts.card_url.endswith("carseg_model/pretrained/carseg-unet-mobilenetv2/README.md")
+    assert "CC-BY-NC-4.0** (non-commercial use only)" in facts.markdown()
+    readme = (APP.parent / "README.md").read_text()
+    assert "\nlicense: cc-by-nc-4.0\n" in readme  # the Space ships the model: its licence
+
+
+def test_the_prediction_cache_is_a_bounded_lru(app_module) -> None:
+    cache = app_module.PredictionCache(capacity=2)
+    for key in "abc":
+        cache.put(key, key.upper())
+        cache.get("a")  # "a" stays recent
+    assert (cache.get("a"), cache.get("b"), cache.get("c")) == ("A", None, "C")
+
+
+# -------------------------------------------------------------- web addresses
+@pytest.fixture
+def image_server(tmp_path: Path) -> Iterator[str]:
+    """A local HTTP server on 127.0.0.1 serving ``tmp_path`` (a car photo as ``car.jpg``); its base URL."""
+    shutil.copyfile(CAR_PHOTO, tmp_path / "car.jpg")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_the_space_refuses_to_fetch_loopback_addresses(connect: Callable[[], Client], image_server: str) -> None:
+    client = connect()
+    with pytest.raises(AppError, match="private, loopback or link-local"):
+        client.predict(image_server + "car.jpg", 0.5, "#ff2878", 0.5, api_name="/segment_url")
+    with pytest.raises(AppError, match="not a web address"):
+        client.predict("file:///etc/passwd", 0.5, "#ff2878", 0.5, api_name="/segment_url")
+
+
+def test_fetch_image_with_a_resolver_and_limits(app_module, image_server: str) -> None:
+    port = int(image_server.rsplit(":", 1)[1].strip("/"))
+
+    def resolve_to(address: str) -> Callable[..., list]:
+        return lambda host, port, **_: [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))]
+
+    def everything(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+        return True
+
+    url = f"http://photos.example:{port}/car.jpg"
+    name, data = app_module.fetch_image(url, resolve=resolve_to("127.0.0.1"), allowed=everything)
+    assert (name, data) == ("car.jpg", CAR_PHOTO.read_bytes())
+    with pytest.raises(app_module.URLError, match="up to 0 MB"):
+        app_module.fetch_image(url, resolve=resolve_to("127.0.0.1"), allowed=everything, max_bytes=1000)
+    with pytest.raises(app_module.URLError, match="404"):
+        app_module.fetch_image(url + ".missing", resolve=resolve_to("127.0.0.1"), allowed=everything)
+    for private in ("10.1.2.3", "169.254.169.254", "192.168.0.7", "::1", "::ffff:127.0.0.1", "fe80::1"):
+        with pytest.raises(app_module.URLError, match="private, loopback or link-local"):
+            app_module.fetch_image(url, resolve=resolve_to(private))
+    assert app_module.is_public_address(ipaddress.ip_address("93.184.215.14"))
 
 
 # -------------------------------------------------------------------- browser
-@pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is missing: apt-get install -y chromium")
-def test_browser_example_click_and_upload_show_the_overlay(space_url: str, tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    """Headless Chromium (Debian's), via Playwright."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing: apt-get install -y chromium")
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(
@@ -304,34 +399,93 @@ def test_browser_example_click_and_upload_show_the_overlay(space_url: str, tmp_p
             args=["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-gpu"],
         )
         try:
-            page = browser.new_page(viewport={"width": 1280, "height": 1000})
-            page.goto(space_url)
-            page.get_by_text("Upload a photo").first.wait_for()
-            page.locator(".gallery-item").first.click()  # first example: a car
-            _wait_for_overlay(page)
-            sync_api.expect(page.locator("#info")).to_contain_text("of the photo", timeout=60_000)
-
-            page.locator("#photo input[type=file]").set_input_files(str(EXAMPLES / "node-opencv_car2.jpg"))
-            sync_api.expect(page.locator("#info")).to_contain_text("1500×938", timeout=60_000)
-            _wait_for_overlay(page)
-            screenshot = tmp_path / "space.png"
-            page.screenshot(path=str(screenshot), full_page=True)
-
-            page.locator("#threshold input[type=number]").fill("0.9")  # restyle: no new network run
-            page.locator("#threshold input[type=number]").press("Enter")
-            sync_api.expect(page.locator("#info")).to_contain_text("threshold 0.90", timeout=60_000)
-            sync_api.expect(page.locator("#info")).to_contain_text("reused")
+            yield browser
         finally:
             browser.close()
-    assert screenshot.stat().st_size > 10_000
-    shutil.copyfile(screenshot, SCREENSHOT_COPY)
 
 
-def _wait_for_overlay(page: Page) -> None:
-    """Wait until the overlay output shows a loaded image."""
-    image = page.locator("#overlay img").first
-    image.wait_for(state="visible", timeout=60_000)
+def test_browser_example_controls_upload_and_errors(space_url: str, browser, tmp_path: Path) -> None:
+    from playwright.sync_api import expect
+
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    page.goto(space_url)
+    expect(page.locator("#about")).to_contain_text("Model: model (U-Net")  # the served folder, and its card's licence
+    expect(page.locator("#about")).to_contain_text("licence APACHE-2.0")
+    page.locator(".gallery-item").first.click()  # first example: a car
+    _wait_for_result(page)
+    expect(page.locator("#info")).to_contain_text("of the photo", timeout=60_000)
+    expect(page.locator("#downloads a[href$='node-opencv_car1_cutout.png']")).to_have_count(1, timeout=60_000)
+
+    page.locator("#main-car input").check()
+    page.locator("#crop input").check()
+    page.get_by_label("White").check()
+    expect(page.locator("#info")).to_contain_text("cropped to it", timeout=60_000)
+    expect(page.locator("#info")).to_contain_text("main car only")
+    expect(page.locator("#downloads a[href$='node-opencv_car1_white.jpg']")).to_have_count(1, timeout=60_000)
+
+    page.locator("#photo input[type=file]").set_input_files(str(EXAMPLES / "node-opencv_car2.jpg"))
+    expect(page.locator("#info")).to_contain_text("1500×938", timeout=60_000)
+    _wait_for_result(page)
+    page.screenshot(path=str(tmp_path / "space.png"), full_page=True)
+
+    page.get_by_role("tab", name="Mask").click()
+    page.locator("#threshold input[type=number]").fill("0.9")  # restyle: no new network run
+    page.locator("#threshold input[type=number]").press("Enter")
+    expect(page.locator("#info")).to_contain_text("threshold 0.90", timeout=60_000)
+    expect(page.locator("#info")).to_contain_text("reused")
+
+    page.locator("#url textarea, #url input").first.fill("http://127.0.0.1:9/car.jpg")
+    page.locator("#fetch").click()  # a loopback address: refused, and the old result is cleared
+    expect(page.locator("#info")).to_contain_text("Could not fetch the photo", timeout=60_000)
+    expect(page.locator("#info")).not_to_contain_text("1500×938")
+    expect(page.locator("#before-after img")).to_have_count(0)
+    page.close()
+    assert (tmp_path / "space.png").stat().st_size > 10_000
+    shutil.copyfile(tmp_path / "space.png", SCREENSHOT_COPY)
+
+
+def test_browser_batch_tab_gives_a_zip(space_url: str, browser, tmp_path: Path) -> None:
+    from playwright.sync_api import expect
+
+    notes = tmp_path / "notes.jpg"
+    notes.write_text("not a photo")
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    page.goto(space_url)
+    page.get_by_role("tab", name="Several photos (zip)").click()
+    photos = [EXAMPLES / "node-opencv_car1.jpg", EXAMPLES / "darknet_dog.jpg", notes]
+    page.locator("#batch-photos input[type=file]").set_input_files([str(path) for path in photos])
+    page.locator("#batch-run").click()
+    expect(page.locator("#batch-info")).to_contain_text("2 of 3 photos cut out", timeout=120_000)
+    expect(page.locator("#batch-info")).to_contain_text("notes.jpg")
+    link = page.locator("#batch-zip a").first.get_attribute("href")
+    page.close()
+    with urllib.request.urlopen(urllib.parse.urljoin(space_url, link), timeout=30) as response:
+        names = zipfile.ZipFile(io.BytesIO(response.read())).namelist()
+    assert sorted(names) == sorted(
+        f"{stem}_{kind}"
+        for stem in ("node-opencv_car1", "darknet_dog")
+        for kind in ("mask.png", "cutout.png", "overlay.jpg")
+    )
+
+
+def test_browser_phone_width_shows_the_examples_near_the_top(space_url: str, browser, tmp_path: Path) -> None:
+    page = browser.new_page(viewport={"width": 390, "height": 844})
+    page.goto(space_url)
+    examples = page.locator(".gallery-item").first
+    examples.wait_for()
+    assert examples.evaluate("e => e.getBoundingClientRect().top + window.scrollY") < 900
+    examples.click()
+    _wait_for_result(page)
+    page.screenshot(path=str(tmp_path / "phone.png"), full_page=True)
+    width = page.locator("#before-after img").first.evaluate("e => e.getBoundingClientRect().width")
+    assert width > 300  # the before/after fills the phone's width
+    page.close()
+
+
+def _wait_for_result(page: Page) -> None:
+    """Wait until the before/after slider shows two loaded images."""
     page.wait_for_function(
-        "() => { const i = document.querySelector('#overlay img'); return i && i.complete && i.naturalWidth > 0; }",
+        """() => { const images = [...document.querySelectorAll('#before-after img')];
+                   return images.length >= 2 && images.every(i => i.complete && i.naturalWidth > 0); }""",
         timeout=60_000,
     )

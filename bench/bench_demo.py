@@ -1,0 +1,212 @@
+"""Benchmark the demo (space/app.py) as visitors use it: round trips, memory after many sessions, load.
+
+    python bench/bench_demo.py                      # the full run the README's table comes from
+    python bench/bench_demo.py --sessions 10 --clients 2 --requests 5   # a quick look
+
+It serves the bundled model with ``python space/app.py`` on a free port and talks to it with
+``gradio_client``, like a visitor's page or an API user:
+
+- round trips for a 1.5 MP photo (``space/examples/node-opencv_car2.jpg``) and a 12 MP one (the same
+  scaled to 4032x3024): the page's ``/show`` (display-size previews: what a visitor waits for) and
+  ``/segment`` (full-size overlay, mask and cut-out files), each against the network time the server
+  reports for the same request (the info line's "prediction took"); medians of ``--repeats`` photos;
+- the server's RSS after ``--sessions`` fresh client sessions, each showing one new photo;
+- ``--clients`` clients x ``--requests`` ``/segment`` requests of 1024x680 photos: requests/s, p50, failures;
+- the files left in Gradio's temp folder after shutdown.
+
+Every request sends a photo the server has not seen (re-encoded with one pixel changed), so its
+prediction cache never answers for the network.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from itertools import count
+from pathlib import Path
+
+import numpy as np
+from gradio_client import Client, handle_file
+from PIL import Image
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLES = REPO / "space" / "examples"
+PHONE_SIZE = (4032, 3024)
+PAGE_CONTROLS = (0.5, False, False, "Transparent", "#ffffff", None, False, "#ff2878", 0.5)  # /show's, after the photo
+
+
+class DistinctPhotos:
+    """Variants of one photo, each with different bytes (one pixel changed), written into a folder."""
+
+    def __init__(self, photo: Image.Image, folder: Path, name: str) -> None:
+        self.pixels = np.asarray(photo.convert("RGB")).copy()
+        self.folder, self.name, self.numbers = folder, name, count()
+
+    def next(self) -> str:
+        number = next(self.numbers)
+        self.pixels[0, 0] = (number % 256, number // 256 % 256, 7)
+        path = self.folder / f"{self.name}_{number}.jpg"
+        buffer = io.BytesIO()
+        Image.fromarray(self.pixels).save(buffer, "JPEG", quality=92)
+        path.write_bytes(buffer.getvalue())
+        return str(path)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_server(temp: Path) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    env = {
+        **os.environ,
+        "GRADIO_TEMP_DIR": str(temp / "gradio_tmp"),
+        "GRADIO_ANALYTICS_ENABLED": "False",
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+    }
+    process = subprocess.Popen(
+        [sys.executable, str(REPO / "space" / "app.py"), "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=(temp / "server.log").open("w"),
+    )
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=5):
+                return process, url
+        except OSError:
+            if process.poll() is not None:
+                sys.exit(f"space/app.py exited:\n{(temp / 'server.log').read_text()}")
+            time.sleep(1)
+    process.kill()
+    sys.exit("space/app.py did not start within 300 s")
+
+
+def rss_mb(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(re.search(r"VmRSS:\s+(\d+)", status).group(1)) / 1024
+
+
+def network_seconds(info: str) -> float:
+    return float(re.search(r"prediction took ([\d.]+) s", info).group(1))
+
+
+def client(url: str, downloads: Path) -> Client:
+    return Client(url, analytics_enabled=False, verbose=False, download_files=str(downloads))
+
+
+def round_trips(url: str, photos: DistinctPhotos, repeats: int, downloads: Path) -> dict[str, tuple[float, float]]:
+    """``{endpoint: (median round trip s, median network s)}`` for the page's /show and the API's /segment."""
+    api = client(url, downloads)
+    calls = {
+        "/show": lambda photo: api.predict(handle_file(photo), *PAGE_CONTROLS, api_name="/show")[3],
+        "/segment": lambda photo: api.predict(handle_file(photo), 0.5, "#ff2878", 0.5, api_name="/segment")[3],
+    }
+    figures = {}
+    for endpoint, call in calls.items():
+        call(photos.next())  # warm-up
+        trips, networks = [], []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            info = call(photos.next())
+            trips.append(time.perf_counter() - start)
+            networks.append(network_seconds(info))
+        figures[endpoint] = (statistics.median(trips), statistics.median(networks))
+    return figures
+
+
+def sessions_rss(url: str, pid: int, photos: DistinctPhotos, sessions: int, downloads: Path) -> tuple[float, float]:
+    """Server RSS (MB) before and 10 s after ``sessions`` fresh sessions, each showing one new photo."""
+    before = rss_mb(pid)
+    for _ in range(sessions):
+        client(url, downloads).predict(handle_file(photos.next()), *PAGE_CONTROLS, api_name="/show")
+    time.sleep(10)
+    return before, rss_mb(pid)
+
+
+def load(url: str, photos: DistinctPhotos, clients: int, requests: int, downloads: Path) -> tuple[float, float, int]:
+    """``clients`` clients x ``requests`` /segment calls at once: (requests/s, p50 s, failures)."""
+    paths = [[photos.next() for _ in range(requests)] for _ in range(clients)]
+
+    def run(own: list[str]) -> list[float | None]:
+        api, times = client(url, downloads), []
+        for photo in own:
+            start = time.perf_counter()
+            try:
+                api.predict(handle_file(photo), 0.5, "#ff2878", 0.5, api_name="/segment")
+                times.append(time.perf_counter() - start)
+            except Exception:  # noqa: BLE001  (counted)
+                times.append(None)
+        return times
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        times = [t for own in pool.map(run, paths) for t in own]
+    elapsed = time.perf_counter() - start
+    done = [t for t in times if t is not None]
+    return len(done) / elapsed, statistics.median(done), len(times) - len(done)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5, help="photos per round-trip figure (median)")
+    parser.add_argument("--sessions", type=int, default=100)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--requests", type=int, default=50, help="requests per client under load")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="carseg_bench_demo_") as folder:
+        temp = Path(folder)
+        (temp / "photos").mkdir()
+        downloads = temp / "downloads"
+        car = Image.open(EXAMPLES / "node-opencv_car2.jpg")
+        photos = {
+            "1.5 MP (1500x938)": DistinctPhotos(car, temp / "photos", "car_1p5mp"),
+            "12 MP (4032x3024)": DistinctPhotos(car.resize(PHONE_SIZE, Image.LANCZOS), temp / "photos", "car_12mp"),
+        }
+        small = DistinctPhotos(Image.open(EXAMPLES / "node-opencv_car1.jpg"), temp / "photos", "car_1024")
+        process, url = start_server(temp)
+        try:
+            rows = ["| measure | result | target |", "|---|---|---|"]
+            for label, variants in photos.items():
+                limit = 3 if label.startswith("12") else 2
+                for endpoint, (trip, network) in round_trips(url, variants, args.repeats, downloads).items():
+                    rows.append(
+                        f"| {label}: {endpoint} round trip / network | {trip:.2f} s / {network:.2f} s = "
+                        f"**{trip / network:.1f}x** | ≤ {limit}x |"
+                    )
+            before, after = sessions_rss(url, process.pid, small, args.sessions, downloads)
+            rows.append(
+                f"| server RSS after {args.sessions} sessions | {before:.0f} -> {after:.0f} MB "
+                f"(**{after - before:+.0f} MB**) | ≤ +100 MB |"
+            )
+            rate, p50, failures = load(url, small, args.clients, args.requests, downloads)
+            rows.append(
+                f"| {args.clients} clients x {args.requests} /segment (1024x680) | **{rate:.1f} requests/s**, "
+                f"p50 {p50:.2f} s, {failures} failures | ≥ 3.6 requests/s, 0 failures |"
+            )
+        finally:
+            process.terminate()
+            process.wait(timeout=60)
+        left = [path for path in (temp / "gradio_tmp").rglob("*") if path.is_file()]
+        examples = {path.name for path in EXAMPLES.glob("*.jpg")}  # the examples' gallery copies stay
+        left = [path for path in left if path.name not in examples]
+        rows.append(f"| files left in Gradio's temp folder after shutdown | {len(left)} | 0 |")
+    print("\n".join(rows))
+
+
+if __name__ == "__main__":
+    main()
