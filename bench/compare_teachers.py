@@ -238,7 +238,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(f"\nHeld-out photos at original resolution ({model_source}):\n\n{table}")
     if args.update_card:
         text = (
-            f"Measured by `python bench/compare_teachers.py --run {args.run}` on the validation photos above "
+            f"Measured by `python bench/compare_teachers.py --run {args.run}"
+            + (f" --model {args.model}" if args.model else "")
+            + "` on the validation photos above "
             f"({split.description}) and {len(held.car_free)} car-free photos held out of training: per-photo "
             f"Dice, DAVIS boundary F and share of pixels marked as car at original resolution; best in bold.\n\n{table}"
         )

@@ -102,10 +102,11 @@ class SegmentationResult:
     @property
     def mask(self) -> np.ndarray:
         """``(H, W)`` bool car mask: ``alpha > 255 * threshold``."""
-        threshold, mask = self._cache.get("mask", (None, None))
-        if threshold != self.threshold:
+        key = f"mask-{self.refine_edges}"
+        threshold, mask = self._cache.get(key, (None, None))
+        if threshold != self.threshold:  # one mask kept per alpha: the last threshold asked for
             mask = self.alpha > np.uint8(min(255, int(255 * self.threshold)))
-            self._cache["mask"] = (self.threshold, mask)
+            self._cache[key] = (self.threshold, mask)
         return mask
 
     @property

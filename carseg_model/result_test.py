@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -83,6 +85,8 @@ def test_full_size_images_come_from_small_probabilities_in_uint8():
     assert result.mask.shape == (300, 400) and result.mask[150, 200] and not result.mask[10, 10]
     assert result.probabilities.dtype == np.float32 and result.probabilities.max() == 1.0
     assert result.with_threshold(0.3).alpha is result.alpha  # another threshold reuses the full-size alpha
+    refined = replace(result, refine_edges=True)
+    assert refined.alpha is not result.alpha and refined.mask is not result.mask  # each edge mode has its own
 
 
 def test_writers_round_trip(result, tmp_path):
