@@ -159,6 +159,10 @@ class ONNXBackend:
                 "backend='onnx' needs ONNX Runtime: pip install 'carseg[onnx]' (or 'carseg[gpu]' for an NVIDIA GPU)"
             ) from None
         options = ort.SessionOptions()
+        # photos of many aspect ratios mean many input shapes: the arena and per-shape memory plans would
+        # keep every shape's buffers (a server grew 12 % over 1,600 requests); without them it stays flat
+        options.enable_cpu_mem_arena = False
+        options.enable_mem_pattern = False
         if num_threads is not None:
             options.intra_op_num_threads = num_threads
             options.inter_op_num_threads = 1

@@ -60,8 +60,10 @@ def test_readme_usage_example_runs_as_written(tmp_path):
     done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "car" in done.stdout
-    for name in ("overlay.png", "cutout.png", "mask.png"):
+    for name in ("overlay.jpg", "cutout.png", "mask.png"):
         assert Image.open(tmp_path / name).size == (1024, 680)
+    with Image.open(tmp_path / "cutout.png") as cutout:
+        assert cutout.mode == "RGBA"
 
 
 @pytest.mark.parametrize(
@@ -76,3 +78,23 @@ def test_default_model_marks_the_car_and_not_people_dogs_bicycles_or_walls(photo
     dice, _ = mask_scores(reference, result.mask)
     assert dice >= 0.95, f"Dice {dice:.4f} against the reference mask"
     assert 0.005 < result.car_fraction < most_car
+
+
+def test_the_bundled_onnx_export_is_the_same_network():
+    """The CLI runs the bundled model's model.onnx by default: it must be exported from these very weights."""
+    keras_model = CarSegModel.from_pretrained()
+    onnx_model = CarSegModel.from_pretrained(backend="onnx")
+    for photo in sorted(EXAMPLES.glob("*.jpg")):
+        expected = keras_model.predict(photo).network_probabilities
+        assert np.abs(onnx_model.predict(photo).network_probabilities - expected).max() < 1e-3, photo.name
+
+
+def test_the_cli_runs_the_bundled_model_without_tensorflow(tmp_path):
+    script = (
+        "import sys\nfrom carseg_model.cli import main\n"
+        f"code = main(['predict', {str(EXAMPLES / 'node-opencv_car1.jpg')!r}, '--out', {str(tmp_path)!r}])\n"
+        "assert code == 0 and 'tensorflow' not in sys.modules, code\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (tmp_path / "node-opencv_car1_mask.png").is_file()

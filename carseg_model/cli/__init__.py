@@ -1,7 +1,8 @@
-"""The carseg command line: segment photos and videos, evaluate, export, publish and train models.
+"""The carseg command line: segment photos and videos, serve the model over HTTP, evaluate, export, publish and train models.
 
     carseg predict photos/ --out masks/ --save mask,cutout,overlay
     carseg video drive.mp4 --out drive_overlay.mp4
+    carseg serve --port 8000
     carseg evaluate --data data/roboflow_car_seg --car-values 8
     carseg export --format tflite --quantize int8 --out carseg_int8.tflite
     carseg push runs/v1 you/carseg
@@ -21,13 +22,13 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from carseg_model.cli import evaluate, export, predict, push, train, video
+from carseg_model.cli import evaluate, export, predict, push, serve, train, video
 from carseg_model.cli.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, RunError, UsageError, print_error
 from carseg_model.cli.options import HelpFormatter
 from carseg_model.cli.quiet import quiet_tensorflow
 from carseg_model.errors import ConfigError, ModelFolderError, ModelNotCachedError
 
-COMMANDS = (predict, video, evaluate, export, push, train)
+COMMANDS = (predict, video, serve, evaluate, export, push, train)
 
 
 def build_parser() -> argparse.ArgumentParser:

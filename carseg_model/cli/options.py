@@ -119,7 +119,8 @@ def add_model_options(parser: argparse.ArgumentParser, runtime: bool = True) -> 
     group.add_argument(
         "--backend",
         choices=("keras", "tflite", "onnx"),
-        help="runtime for a model folder / repo: keras (default) or a file written by `carseg export` into it",
+        help="runtime for a model folder / repo: keras (default) or a file written by `carseg export` into it; "
+        "the bundled model runs its model.onnx by default (same network, no TensorFlow start-up)",
     )
     group.add_argument(
         "--model-quantize",

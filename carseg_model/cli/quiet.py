@@ -9,8 +9,14 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-NATIVE_NOISE = ("INFO: Created TensorFlow Lite XNNPACK delegate",)
-"""Lines that native code prints on stderr whatever the log level (LiteRT's minimal logger)."""
+NATIVE_NOISE = (
+    "INFO: Created TensorFlow Lite XNNPACK delegate",
+    "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR",
+    "I0000 ",
+)
+"""Lines that native code prints on stderr whatever the log level: LiteRT's minimal logger, and
+TensorFlow's start-up INFO lines through absl (oneDNN's notice), which ignore ``TF_CPP_MIN_LOG_LEVEL``
+when another library in the process has set up absl logging first."""
 
 
 def quiet_tensorflow() -> None:
