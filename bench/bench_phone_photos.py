@@ -2,8 +2,9 @@
 
     python bench/bench_phone_photos.py [--model FOLDER] [--photos 6] [--repeats 3] [--quick]
 
-Rows, each way in one run: per 12 MP photo in a warm process (predict and every file written), and
-as a whole process (Python start, imports, model load, every photo, every file written):
+Rows, each way in one run: per 12 MP photo in a warm process (predict and every file written, both with
+the Keras model), and as a whole process (Python start, imports, model load, every photo, every file
+written; ``carseg predict`` as users run it: the bundled model runs its ONNX export, the same network):
 
 - ``carseg predict DIR --save mask`` and the seed's way writing the mask only;
 - ``carseg predict DIR --save mask,cutout,overlay`` and the seed's way writing the same three files;
@@ -208,8 +209,7 @@ def main() -> None:
                             str(root / f"ours{repeat}_{row}"),
                             "--save",
                             kinds,
-                            "--model",
-                            model,
+                            *(["--model", args.model] if args.model else []),  # default: as users run it
                             *options,
                         ]
                     )  # fmt: skip
