@@ -15,7 +15,6 @@ Python API (gradio_client): ``/segment`` and ``/segment_url`` (see space/README.
 from __future__ import annotations
 
 import argparse
-import errno
 import functools
 import hashlib
 import http.client
@@ -61,6 +60,7 @@ from carseg_model.encoding import encode_image  # noqa: E402
 from carseg_model.files import atomic_write  # noqa: E402
 from carseg_model.hub import BUNDLED_DIR, looks_like_path, resolve_model_folder  # noqa: E402
 from carseg_model.image_io import open_photo  # noqa: E402
+from carseg_model.ports import port_problem  # noqa: E402
 
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
 MAX_PIXELS = 25_000_000
@@ -794,20 +794,6 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="Hub repo id or model folder (env CARSEG_MODEL; default: the bundled model)",
     )
     return parser.parse_args(argv)
-
-
-def port_problem(host: str, port: int) -> str | None:
-    """Why the server could not listen on ``host:port`` (bound the way Gradio binds), or None if it can."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError as error:
-            if error.errno == errno.EADDRINUSE:
-                return f"port {port} is in use (another demo?); pass --port N to use another port"
-            return f"cannot listen on {host}:{port} ({error.strerror or error}); check --host and --port"
-    return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:

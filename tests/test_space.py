@@ -284,10 +284,7 @@ def test_a_busy_port_is_one_line_and_exit_2_before_the_model_loads(tmp_path: Pat
             env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"},
         )
     assert result.returncode == 2, result.stderr
-    assert (
-        result.stderr
-        == f"space/app.py: error: port {port} is in use (another demo?); pass --port N to use another port\n"
-    )
+    assert result.stderr == f"space/app.py: error: port {port} is in use; pass --port N to use another port\n"
     assert time.monotonic() - start < 60  # no model loaded (the --model given does not even exist)
 
 

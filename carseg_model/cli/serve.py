@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import errno
-import socket
 from pathlib import Path
 from typing import Any
 
 from carseg_model.cli.errors import EXIT_FAILED, EXIT_OK, UsageError
 from carseg_model.cli.models import load_model
 from carseg_model.cli.options import add_model_options, new_command, positive_int
+from carseg_model.ports import port_problem
 
 
 def add_parser(commands: Any) -> None:
@@ -90,17 +89,3 @@ def run(args: argparse.Namespace) -> int:
     server = uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.port))
     server.run()
     return EXIT_OK if server.started else EXIT_FAILED
-
-
-def port_problem(host: str, port: int) -> str | None:
-    """Why the server could not listen on ``host:port``, or None if it can."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError as error:
-            if error.errno == errno.EADDRINUSE:
-                return f"port {port} is in use; pass --port N to use another port"
-            return f"cannot listen on {host}:{port} ({error.strerror or error}); check --host and --port"
-    return None
