@@ -76,6 +76,7 @@ class Photo:
         """``(height, width)`` of the upright photo."""
         self._pixels = pixels
         self._jpeg = jpeg
+        self._reduced: np.ndarray | None = None
         self._name = name
         self._lock = threading.Lock()
 
@@ -98,10 +99,18 @@ class Photo:
             return self._pixels
 
     def reduced(self, size: tuple[int, int]) -> np.ndarray:
-        """RGB pixels at least ``size = (height, width)`` big where the decoder can shrink (JPEG), else full size."""
+        """RGB pixels at least ``size = (height, width)`` big where the decoder can shrink (JPEG), else full size.
+
+        The last reduced decode is kept: a later call that it is big enough for reuses it.
+        """
         if self._pixels is not None or self._jpeg is None:
             return self.pixels()
-        return self._decode(draft_size=size)
+        if size[0] * 2 > self.size[0] or size[1] * 2 > self.size[1]:  # no 1/2 scale fits: decode in full
+            return self.pixels()
+        kept = self._reduced
+        if kept is None or kept.shape[0] < size[0] or kept.shape[1] < size[1]:
+            kept = self._reduced = self._decode(draft_size=size)
+        return kept
 
     def _decode(self, draft_size: tuple[int, int] | None) -> np.ndarray:
         if draft_size is None:  # OpenCV's libjpeg-turbo decodes a 12 MP JPEG ~2x faster than PIL (EXIF applied)

@@ -9,6 +9,7 @@ import numpy as np
 
 from carseg_model.config import CarSegConfig, network_input_size
 from carseg_model.image_io import Photo
+from carseg_model.refinement import working_size
 
 Pixels = TypeVar("Pixels")
 
@@ -41,9 +42,15 @@ def preprocess(image: np.ndarray, config: CarSegConfig) -> np.ndarray:
 
 
 def network_input(photo: Photo, config: CarSegConfig) -> np.ndarray:
-    """A `Photo` -> float32 ``(H, W, 3)`` network input of `network_input_size`, decoded no larger than needed."""
+    """A `Photo` -> float32 ``(H, W, 3)`` network input of `network_input_size`, decoded no larger than needed.
+
+    With ``refine_edges`` the photo is decoded once at the edge refinement's working size (the
+    photo keeps that decode), so the refinement does not decode it again.
+    """
     size = network_input_size(photo.size, config)
-    return scale_pixels(resize_image(photo.reduced(size), size, config.resize_method).astype(np.float32), config)
+    working = working_size(photo.size) if config.refine_edges else size
+    decode = (max(size[0], working[0]), max(size[1], working[1]))
+    return scale_pixels(resize_image(photo.reduced(decode), size, config.resize_method).astype(np.float32), config)
 
 
 def upsample_probabilities(probabilities: np.ndarray, size: tuple[int, int]) -> np.ndarray:
