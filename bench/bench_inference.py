@@ -3,7 +3,8 @@
     python bench/bench_inference.py [--model FOLDER_OR_REPO] [--compare MODEL ...] [--quick] [--threads N]
 
 One run prints three tables: end to end on a real 1024x680 photo (decode -> full-size mask),
-batch throughput at the model's input size, and a TensorFlow-free cold start (a fresh
+batch throughput at the model's input size (the commonest shape among the photos for "keep_aspect"
+models), and a TensorFlow-free cold start (a fresh
 process that loads an export and predicts one photo). Dice is measured against the
 float Keras model's masks on real photos. See bench/README.md.
 """
@@ -203,7 +204,10 @@ def main() -> None:
         names = [args.model, *args.compare]
         models = [CarSegModel.from_pretrained(name, num_threads=args.threads) for name in names]
         for index, (name, model) in enumerate(zip(names, models)):
-            inputs = np.stack([preprocess(load_image(p, model.config.max_pixels), model.config) for p in photos])
+            arrays = [preprocess(load_image(p, model.config.max_pixels), model.config) for p in photos]
+            shapes = [array.shape for array in arrays]  # "keep_aspect" models: one batch per input shape
+            common = max(set(shapes), key=shapes.count)
+            inputs = np.stack([array for array in arrays if array.shape == common])
             inputs = inputs[np.arange(args.batch) % len(inputs)]
             reference = {p: r.mask for p, r in zip(photos, model.predict_batch(photos))}
             label = f"{Path(name).name}: " if index else ""
