@@ -1,4 +1,4 @@
-"""Photo -> network input, and network output -> full-size probabilities (OpenCV, no TensorFlow)."""
+"""Photo -> network input, and network output -> full-size alpha (OpenCV, no TensorFlow)."""
 
 from __future__ import annotations
 
@@ -53,9 +53,9 @@ def network_input(photo: Photo, config: CarSegConfig) -> np.ndarray:
     return scale_pixels(resize_image(photo.reduced(decode), size, config.resize_method).astype(np.float32), config)
 
 
-def upsample_probabilities(probabilities: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Bilinearly resize an ``(h, w)`` probability map to ``size = (height, width)``, in [0, 1]."""
+def upsample_alpha(probabilities: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """An ``(h, w)`` probability map -> ``size = (height, width)`` uint8 alpha, 0..255, resized bilinearly
+    in uint8 (a 256th of probability apart from the float way, many times faster, a quarter of the memory)."""
     height, width = size
-    source = probabilities.astype(np.float32, copy=False)
-    resized = cv2.resize(source, (width, height), interpolation=cv2.INTER_LINEAR)
-    return np.clip(resized, 0.0, 1.0, out=resized)
+    levels = np.clip(probabilities * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    return cv2.resize(levels, (width, height), interpolation=cv2.INTER_LINEAR)

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from carseg_model.config import CarSegConfig
-from carseg_model.preprocessing import preprocess, resize_image, scale_pixels, upsample_probabilities
+from carseg_model.preprocessing import preprocess, resize_image, scale_pixels, upsample_alpha
 
 CONFIG = CarSegConfig(input_size=(64, 96), encoder_weights=None)
 
@@ -31,7 +31,7 @@ def test_preprocess_resizes_then_scales():
     assert np.array_equal(network_input, expected)
 
 
-def test_upsample_probabilities_stays_in_0_1():
+def test_upsample_alpha_spans_0_255():
     probabilities = np.array([[0.0, 1.0], [1.0, 0.0]], np.float32)
-    full = upsample_probabilities(probabilities, (5, 7))
-    assert full.shape == (5, 7) and 0.0 <= full.min() <= full.max() <= 1.0
+    full = upsample_alpha(probabilities, (5, 7))
+    assert full.shape == (5, 7) and full.dtype == np.uint8 and full.min() == 0 and full.max() == 255

@@ -18,6 +18,7 @@ from carseg_model.defaults import OVERLAY_COLOR, OVERLAY_OPACITY
 from carseg_model.encoding import write_image
 from carseg_model.image_io import Photo
 from carseg_model.main_car import main_car_pieces
+from carseg_model.preprocessing import upsample_alpha
 from carseg_model.refinement import foreground_colours, refine_alpha, working_size
 
 _CUTOUT_ALPHA_CURVE = np.clip((np.arange(256) - 127.5) * 3.0 + 127.5, 0, 255).round().astype(np.uint8)
@@ -80,19 +81,17 @@ class SegmentationResult:
         return self._cache[key]
 
     def _full_size_alpha(self) -> np.ndarray:
-        height, width = self.size
-        levels = np.clip(self.network_probabilities * 255.0 + 0.5, 0, 255).astype(np.uint8)
         if not self.refine_edges:
-            return cv2.resize(levels, (width, height), interpolation=cv2.INTER_LINEAR)
+            return upsample_alpha(self.network_probabilities, self.size)
         working = working_size(self.size)
         guide = self.photo.reduced(working)
         if guide.shape[:2] != working:
             guide = cv2.resize(guide, working[::-1], interpolation=cv2.INTER_AREA)
-        coarse = cv2.resize(levels, working[::-1], interpolation=cv2.INTER_LINEAR)
+        coarse = upsample_alpha(self.network_probabilities, working)
         refined = refine_alpha(guide, coarse, self.network_probabilities.shape)
         if working == self.size:
             return refined
-        return cv2.resize(refined, (width, height), interpolation=cv2.INTER_LINEAR)
+        return cv2.resize(refined, self.size[::-1], interpolation=cv2.INTER_LINEAR)
 
     @property
     def probabilities(self) -> np.ndarray:

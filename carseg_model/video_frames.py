@@ -13,6 +13,8 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
+from carseg_model.preprocessing import upsample_alpha
+
 
 class ProbabilitySmoother:
     """Exponential moving average of each frame's network-size probabilities, to stop flicker.
@@ -57,12 +59,9 @@ class FlickerMeter:
 def frame_mask(probabilities: np.ndarray, size: tuple[int, int], threshold: float) -> np.ndarray:
     """Network-size probabilities -> ``size = (height, width)`` uint8 mask, 255 for car.
 
-    Upsampled bilinearly in uint8 (a 256th of probability apart from the float way, many times faster).
+    Upsampled as `SegmentationResult.alpha` is without refinement (`upsample_alpha`), then thresholded.
     """
-    height, width = size
-    levels = (probabilities * 255.0 + 0.5).astype(np.uint8)  # probabilities are in [0, 1]
-    upsampled = cv2.resize(levels, (width, height), interpolation=cv2.INTER_LINEAR)
-    return cv2.threshold(upsampled, threshold * 255.0, 255, cv2.THRESH_BINARY)[1]
+    return cv2.threshold(upsample_alpha(probabilities, size), threshold * 255.0, 255, cv2.THRESH_BINARY)[1]
 
 
 class OverlayPainter:

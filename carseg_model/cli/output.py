@@ -11,7 +11,6 @@ from carseg_model.defaults import OVERLAY_COLOR, OVERLAY_OPACITY
 from carseg_model.encoding import write_image
 
 if TYPE_CHECKING:
-    import numpy as np
     from tqdm import tqdm
 
     from carseg_model import SegmentationResult
@@ -19,21 +18,6 @@ if TYPE_CHECKING:
 OUTPUT_SUFFIXES = {"mask": "_mask.png", "cutout": "_cutout.png", "overlay": "_overlay.jpg"}
 """What ``predict --save`` can write for ``photo.jpg``: ``photo_mask.png`` (0/255), ``photo_cutout.png``
 (RGBA) and ``photo_overlay.jpg`` (JPEG: a viewing image, ~10x smaller than PNG)."""
-
-
-def render(
-    result: SegmentationResult,
-    kind: str,
-    color: tuple[int, int, int] = OVERLAY_COLOR,
-    opacity: float = OVERLAY_OPACITY,
-    outline: int | None = None,
-) -> np.ndarray:
-    """The image of one output kind: mask (0/255), cutout (RGBA) or overlay (RGB)."""
-    if kind == "mask":
-        return result.mask_image()
-    if kind == "cutout":
-        return result.cutout()
-    return result.overlay(color, opacity, outline)
 
 
 @dataclass(frozen=True)
