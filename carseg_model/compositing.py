@@ -1,4 +1,4 @@
-"""Put a cut-out car on a new background, with an optional soft contact shadow under it."""
+"""Put a cut-out car on a new background (with an optional soft contact shadow), or tint it on its photo."""
 
 from __future__ import annotations
 
@@ -57,6 +57,27 @@ def contact_shadow(size: tuple[int, int], box: tuple[int, int, int, int]) -> np.
     cv2.ellipse(small, centre, axes, 0, 0, 360, round(255 * SHADOW_OPACITY), thickness=-1, lineType=cv2.LINE_AA)
     small = cv2.GaussianBlur(small, (0, 0), max(0.5, 0.04 * car_height))
     return cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR)
+
+
+def paint_overlay(
+    image: np.ndarray, mask: np.ndarray, color: tuple[int, int, int], opacity: float, outline_width: int | None
+) -> np.ndarray:
+    """A copy of ``image`` (RGB uint8) with the pixels where ``mask`` (uint8, non-zero: car) is set
+    tinted in ``color`` at ``opacity`` and outlined ``outline_width`` pixels wide (``None``: scaled
+    with the image, ``0``: none). Only the car's box is worked on."""
+    painted = image.copy()
+    left, top, width, height = cv2.boundingRect(mask)
+    if width == 0:
+        return painted
+    region, car = painted[top : top + height, left : left + width], mask[top : top + height, left : left + width]
+    tint = (*(channel * opacity for channel in color), 0)
+    cv2.copyTo(cv2.add(cv2.convertScaleAbs(region, alpha=1.0 - opacity), tint), car, region)  # into `painted`
+    if outline_width is None:
+        outline_width = max(1, round(min(mask.shape) / 250))
+    if outline_width > 0:
+        contours, _ = cv2.findContours(car, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE, offset=(left, top))
+        cv2.drawContours(painted, contours, -1, color, outline_width, cv2.LINE_AA)
+    return painted
 
 
 def blend(foreground: np.ndarray, background: np.ndarray, alpha: np.ndarray) -> np.ndarray:

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 
 from carseg_model.colors import parse_color
-from carseg_model.compositing import Background, background_image, blend, contact_shadow, darken
+from carseg_model.compositing import Background, background_image, blend, contact_shadow, darken, paint_overlay
 from carseg_model.config import check_threshold
 from carseg_model.defaults import OVERLAY_COLOR, OVERLAY_OPACITY
 from carseg_model.encoding import write_image
@@ -186,20 +186,7 @@ class SegmentationResult:
         if not 0.0 <= opacity <= 1.0:
             raise ValueError(f"opacity must be in [0, 1]; got {opacity}")
         color = parse_color(color if isinstance(color, str) else tuple(int(c) for c in color))
-        tinted = self.image.copy()
-        box = self.box
-        if box is None:
-            return tinted
-        left, top, right, bottom = box
-        region, car = tinted[top:bottom, left:right], self.mask[top:bottom, left:right]
-        blended = cv2.add(cv2.convertScaleAbs(region, alpha=1.0 - opacity), tuple(c * opacity for c in color) + (0,))
-        cv2.copyTo(blended, car.view(np.uint8), region)  # writes into the tinted photo's region
-        if outline_width is None:
-            outline_width = max(1, round(min(self.size) / 250))
-        if outline_width > 0:
-            contours, _ = cv2.findContours(car.view(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-            cv2.drawContours(region, contours, -1, color, outline_width, cv2.LINE_AA)
-        return tinted
+        return paint_overlay(self.image, self.mask.view(np.uint8), color, opacity, outline_width)
 
     def cutout(self, soft_edges: bool = True) -> np.ndarray:
         """The car on a transparent background: ``(H, W, 4)`` uint8 RGBA.

@@ -1,9 +1,8 @@
 """Per-frame work of a video: temporal smoothing, a flicker figure, and the mask and overlay of a frame.
 
 `frame_mask` and `OverlayPainter` draw what ``SegmentationResult.from_arrays(frame, probabilities,
-threshold, refine_edges=False)`` gives as ``mask_image()`` and ``overlay()`` (the same mask, the
-tint within one level), in OpenCV calls on the whole frame: 3 ms against 8 ms for a 720p frame
-(21 ms with edge refinement), which is what keeps ``carseg video`` in real time on two cores.
+threshold, refine_edges=False)`` gives as ``mask_image()`` and ``overlay()``, with the same helpers,
+without building a result per frame (edge refinement would cost ~20 ms a 720p frame: video skips it).
 """
 
 from __future__ import annotations
@@ -13,6 +12,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
+from carseg_model.compositing import paint_overlay
 from carseg_model.preprocessing import upsample_alpha
 
 
@@ -66,10 +66,8 @@ def frame_mask(probabilities: np.ndarray, size: tuple[int, int], threshold: floa
 
 class OverlayPainter:
     """Tints the car (``mask`` 255) of each frame in ``color`` at ``opacity`` and outlines it, as
-    `SegmentationResult.overlay` does (``outline_width`` None: scaled with the frame, 0: none).
-
-    The solid tint image is made once per frame size, not once per frame.
-    """
+    `SegmentationResult.overlay` does (`carseg_model.compositing.paint_overlay`; ``outline_width``
+    None: scaled with the frame, 0: none), with the style checked once for the whole video."""
 
     def __init__(self, color: Sequence[int], opacity: float, outline_width: int | None) -> None:
         if not 0.0 <= opacity <= 1.0:
@@ -77,17 +75,7 @@ class OverlayPainter:
         self.color = tuple(int(c) for c in color)
         self.opacity = opacity
         self.outline_width = outline_width
-        self._tint = np.empty((0, 0, 3), np.uint8)
 
     def __call__(self, frame: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """The overlay of one ``(H, W, 3)`` uint8 RGB frame and its ``(H, W)`` uint8 mask."""
-        if self._tint.shape != frame.shape:
-            self._tint = np.empty_like(frame)
-            self._tint[:] = self.color
-        painted = frame.copy()
-        cv2.copyTo(cv2.addWeighted(frame, 1.0 - self.opacity, self._tint, self.opacity, 0.0), mask, painted)
-        width = max(1, round(min(mask.shape) / 250)) if self.outline_width is None else self.outline_width
-        if width > 0:
-            contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-            cv2.drawContours(painted, contours, -1, self.color, width, cv2.LINE_AA)
-        return painted
+        return paint_overlay(frame, mask, self.color, self.opacity, self.outline_width)
