@@ -3,25 +3,29 @@
     python bench/bench_demo.py                      # the full run the README's table comes from
     python bench/bench_demo.py --sessions 10 --clients 2 --requests 5   # a quick look
 
-It serves the bundled model with ``python space/app.py`` on a free port and talks to it with
-``gradio_client``, like a visitor's page or an API user:
+It serves the bundled model with ``python space/app.py`` on a free port and talks to it over HTTP the
+way the page's JavaScript (and ``curl``) does: upload the photo, start the event, read its result from
+the event stream, download every file it returns (`PageClient`). It does not use ``gradio_client``,
+whose polling loops (50 ms sleeps, helper threads) add ~0.2 s to every call on this machine, time a
+browser never spends.
 
 - round trips for a 1.5 MP photo (``space/examples/node-opencv_car2.jpg``) and a 12 MP one (the same
   scaled to 4032x3024): the page's ``/show`` (display-size previews: what a visitor waits for) and
   ``/segment`` (full-size overlay, mask and cut-out files), each against the network time the server
   reports for the same request (the info line's "prediction took"); medians of ``--repeats`` photos;
-- the server's RSS after ``--sessions`` fresh client sessions, each showing one new photo;
+- the server's RSS after ``--sessions`` fresh sessions, each showing one new photo;
 - ``--clients`` clients x ``--requests`` ``/segment`` requests of 1024x680 photos: requests/s, p50, failures;
 - the files left in Gradio's temp folder after shutdown.
 
-Every request sends a photo the server has not seen (re-encoded with one pixel changed), so its
-prediction cache never answers for the network.
+Every request sends a photo the server has not seen (its number drawn in black and white blocks in a
+corner), so its prediction cache never answers for the network.
 """
 
 from __future__ import annotations
 
 import argparse
 import io
+import json
 import os
 import re
 import socket
@@ -35,18 +39,25 @@ from concurrent.futures import ThreadPoolExecutor
 from itertools import count
 from pathlib import Path
 
+import httpx
 import numpy as np
-from gradio_client import Client, handle_file
 from PIL import Image
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "space" / "examples"
 PHONE_SIZE = (4032, 3024)
 PAGE_CONTROLS = (0.5, False, False, "Transparent", "#ffffff", None, False, "#ff2878", 0.5)  # /show's, after the photo
+SEGMENT_CONTROLS = (0.5, "#ff2878", 0.5)  # /segment's: threshold, overlay colour and opacity
 
 
 class DistinctPhotos:
-    """Variants of one photo, each with different bytes (one pixel changed), written into a folder."""
+    """Variants of one photo, each with different bytes, written into a folder.
+
+    The variant's number is drawn in the top-left corner as 16 JPEG blocks (8x8 pixels), black for 0
+    bits and white for 1 bits: a change no JPEG quantisation can hide (one changed pixel often is).
+    """
+
+    BITS = 16
 
     def __init__(self, photo: Image.Image, folder: Path, name: str) -> None:
         self.pixels = np.asarray(photo.convert("RGB")).copy()
@@ -54,12 +65,55 @@ class DistinctPhotos:
 
     def next(self) -> str:
         number = next(self.numbers)
-        self.pixels[0, 0] = (number % 256, number // 256 % 256, 7)
+        for bit in range(self.BITS):
+            self.pixels[:8, 8 * bit : 8 * bit + 8] = 255 if number >> bit & 1 else 0
         path = self.folder / f"{self.name}_{number}.jpg"
         buffer = io.BytesIO()
         Image.fromarray(self.pixels).save(buffer, "JPEG", quality=92)
         path.write_bytes(buffer.getvalue())
         return str(path)
+
+
+class PageClient:
+    """One visitor's HTTP conversation with the demo, as its page has it (Gradio's ``/gradio_api`` routes)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url.rstrip("/")
+        self.http = httpx.Client(timeout=120)
+
+    def call(self, api_name: str, photo: str, *controls: object) -> list:
+        """Upload ``photo``, run ``api_name`` on it with ``controls``, download the files it returns; its outputs."""
+        with open(photo, "rb") as file:
+            upload = self.http.post(f"{self.url}/gradio_api/upload", files={"files": (Path(photo).name, file)})
+        upload.raise_for_status()
+        data = [{"path": upload.json()[0], "meta": {"_type": "gradio.FileData"}}, *controls]
+        started = self.http.post(f"{self.url}/gradio_api/call/{api_name}", json={"data": data})
+        started.raise_for_status()
+        event, outputs = None, None
+        with self.http.stream("GET", f"{self.url}/gradio_api/call/{api_name}/{started.json()['event_id']}") as stream:
+            for line in stream.iter_lines():
+                if line.startswith("event:"):
+                    event = line.removeprefix("event:").strip()
+                elif line.startswith("data:") and event == "complete":
+                    outputs = json.loads(line.removeprefix("data:"))
+        if outputs is None:
+            raise RuntimeError(f"{api_name} ended with event {event!r}")
+        for file_url in _file_urls(outputs):
+            self.http.get(file_url).raise_for_status()
+        return outputs
+
+    def close(self) -> None:
+        self.http.close()
+
+
+def _file_urls(value: object) -> list[str]:
+    """The ``url`` of every file in an event's outputs (nested lists and dicts, as Gradio sends them)."""
+    if isinstance(value, dict):
+        own = [value["url"]] if value.get("url") else []
+        return own + [url for item in value.values() for url in _file_urls(item)]
+    if isinstance(value, list):
+        return [url for item in value for url in _file_urls(item)]
+    return []
 
 
 def free_port() -> int:
@@ -105,16 +159,16 @@ def network_seconds(info: str) -> float:
     return float(re.search(r"prediction took ([\d.]+) s", info).group(1))
 
 
-def client(url: str, downloads: Path) -> Client:
-    return Client(url, analytics_enabled=False, verbose=False, download_files=str(downloads))
+def info_line(outputs: list) -> str:
+    return next(value for value in outputs if isinstance(value, str) and "prediction took" in value)
 
 
-def round_trips(url: str, photos: DistinctPhotos, repeats: int, downloads: Path) -> dict[str, tuple[float, float]]:
+def round_trips(url: str, photos: DistinctPhotos, repeats: int) -> dict[str, tuple[float, float]]:
     """``{endpoint: (median round trip s, median network s)}`` for the page's /show and the API's /segment."""
-    api = client(url, downloads)
+    page = PageClient(url)
     calls = {
-        "/show": lambda photo: api.predict(handle_file(photo), *PAGE_CONTROLS, api_name="/show")[3],
-        "/segment": lambda photo: api.predict(handle_file(photo), 0.5, "#ff2878", 0.5, api_name="/segment")[3],
+        "/show": lambda photo: page.call("show", photo, *PAGE_CONTROLS),
+        "/segment": lambda photo: page.call("segment", photo, *SEGMENT_CONTROLS),
     }
     figures = {}
     for endpoint, call in calls.items():
@@ -122,35 +176,39 @@ def round_trips(url: str, photos: DistinctPhotos, repeats: int, downloads: Path)
         trips, networks = [], []
         for _ in range(repeats):
             start = time.perf_counter()
-            info = call(photos.next())
+            outputs = call(photos.next())
             trips.append(time.perf_counter() - start)
-            networks.append(network_seconds(info))
+            networks.append(network_seconds(info_line(outputs)))
         figures[endpoint] = (statistics.median(trips), statistics.median(networks))
+    page.close()
     return figures
 
 
-def sessions_rss(url: str, pid: int, photos: DistinctPhotos, sessions: int, downloads: Path) -> tuple[float, float]:
+def sessions_rss(url: str, pid: int, photos: DistinctPhotos, sessions: int) -> tuple[float, float]:
     """Server RSS (MB) before and 10 s after ``sessions`` fresh sessions, each showing one new photo."""
     before = rss_mb(pid)
     for _ in range(sessions):
-        client(url, downloads).predict(handle_file(photos.next()), *PAGE_CONTROLS, api_name="/show")
+        page = PageClient(url)
+        page.call("show", photos.next(), *PAGE_CONTROLS)
+        page.close()
     time.sleep(10)
     return before, rss_mb(pid)
 
 
-def load(url: str, photos: DistinctPhotos, clients: int, requests: int, downloads: Path) -> tuple[float, float, int]:
+def load(url: str, photos: DistinctPhotos, clients: int, requests: int) -> tuple[float, float, int]:
     """``clients`` clients x ``requests`` /segment calls at once: (requests/s, p50 s, failures)."""
     paths = [[photos.next() for _ in range(requests)] for _ in range(clients)]
 
     def run(own: list[str]) -> list[float | None]:
-        api, times = client(url, downloads), []
+        page, times = PageClient(url), []
         for photo in own:
             start = time.perf_counter()
             try:
-                api.predict(handle_file(photo), 0.5, "#ff2878", 0.5, api_name="/segment")
+                page.call("segment", photo, *SEGMENT_CONTROLS)
                 times.append(time.perf_counter() - start)
             except Exception:  # noqa: BLE001  (counted)
                 times.append(None)
+        page.close()
         return times
 
     start = time.perf_counter()
@@ -171,7 +229,6 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="carseg_bench_demo_") as folder:
         temp = Path(folder)
         (temp / "photos").mkdir()
-        downloads = temp / "downloads"
         car = Image.open(EXAMPLES / "node-opencv_car2.jpg")
         photos = {
             "1.5 MP (1500x938)": DistinctPhotos(car, temp / "photos", "car_1p5mp"),
@@ -183,17 +240,17 @@ def main() -> None:
             rows = ["| measure | result | target |", "|---|---|---|"]
             for label, variants in photos.items():
                 limit = 3 if label.startswith("12") else 2
-                for endpoint, (trip, network) in round_trips(url, variants, args.repeats, downloads).items():
+                for endpoint, (trip, network) in round_trips(url, variants, args.repeats).items():
                     rows.append(
                         f"| {label}: {endpoint} round trip / network | {trip:.2f} s / {network:.2f} s = "
                         f"**{trip / network:.1f}x** | ≤ {limit}x |"
                     )
-            before, after = sessions_rss(url, process.pid, small, args.sessions, downloads)
+            before, after = sessions_rss(url, process.pid, small, args.sessions)
             rows.append(
                 f"| server RSS after {args.sessions} sessions | {before:.0f} -> {after:.0f} MB "
                 f"(**{after - before:+.0f} MB**) | ≤ +100 MB |"
             )
-            rate, p50, failures = load(url, small, args.clients, args.requests, downloads)
+            rate, p50, failures = load(url, small, args.clients, args.requests)
             rows.append(
                 f"| {args.clients} clients x {args.requests} /segment (1024x680) | **{rate:.1f} requests/s**, "
                 f"p50 {p50:.2f} s, {failures} failures | ≥ 3.6 requests/s, 0 failures |"
