@@ -43,6 +43,21 @@ def test_evaluate_scores_car_free_folders_in_the_same_table(tiny_model_folder, t
     assert 0 < float(scores["car0.jpg"]["car_share"]) < 1 and 0 <= float(scores["car0.jpg"]["boundary_f"]) <= 1
 
 
+def test_evaluate_far_cars_adds_a_small_car_slice(tiny_model_folder, tmp_path, monkeypatch, capsys):
+    write_dataset(tmp_path / "cars8", (8,))
+    write_negatives(tmp_path / "people")
+    monkeypatch.chdir(tmp_path)
+    argv = ["evaluate", "--data", "cars8", "--car-values", "8", "--negatives", "people", "--far-cars"]
+    code, stdout, stderr = run(capsys, *argv, "--model", tiny_model_folder)
+    assert code == 0, stderr
+    rows = {line.split("  ")[0].strip(): line.split() for line in stdout.splitlines() if line.startswith("cars8")}
+    assert rows["cars8"][1] == "3" and rows["cars8 far (1/4)"][3] == "3"  # each car photo, shrunk
+    assert rows["cars8 far (1/4)"][9] == "3"  # every far car is under 5 % of its photo: the small-car slice
+    with open(tmp_path / "evaluation.csv", newline="") as file:
+        far = [row for row in csv.DictReader(file) if row["dataset"] == "cars8 far (1/4)"]
+    assert len(far) == 3 and all(0 < float(row["car_share"]) < 0.05 for row in far)
+
+
 def test_evaluate_car_free_folders_alone(tiny_model_folder, tmp_path, capsys):
     (tmp_path / "plain").mkdir()
     write_photo(tmp_path / "plain" / "a.png")
@@ -62,12 +77,14 @@ def test_evaluate_car_free_folders_alone(tiny_model_folder, tmp_path, capsys):
         (["evaluate", "--negatives", "no/such/folder"], "no/such/folder does not exist"),
         (["evaluate", "--negatives", "EMPTY"], "has no photos"),
         (["evaluate", "--negatives", "CARS"], "marks no photo cars_visible 'no'"),
+        (["evaluate", "--negatives", "EMPTY_OK", "--far-cars"], "--far-cars pastes the --data photos"),
     ],
 )
 def test_evaluate_negatives_usage_errors(argv, message, tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     write_photo(tmp_path / "cars" / "images" / "street.jpg")
     (tmp_path / "cars" / "manifest.csv").write_text("file,cars_visible\nimages/street.jpg,yes\n")
-    folders = {"EMPTY": str(tmp_path / "empty"), "CARS": str(tmp_path / "cars")}
+    write_photo(tmp_path / "plain" / "a.png")
+    folders = {"EMPTY": str(tmp_path / "empty"), "CARS": str(tmp_path / "cars"), "EMPTY_OK": str(tmp_path / "plain")}
     code, _, stderr = run(capsys, *[folders.get(arg, arg) for arg in argv])
     assert code == 2 and message in stderr

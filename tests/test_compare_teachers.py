@@ -63,18 +63,19 @@ def test_compare_teachers_reports_every_row_for_the_model_and_the_peers(tiny_run
     columns = 1 + 2 * TEACHERS.is_dir()
     assert all(line.count("|") == 3 + columns for line in table)
     labels = [line.split("|")[1].strip() for line in table[2:]]
-    assert labels[:7] == [
-        "street: mean Dice",
-        "street: boundary F",
-        "street: Dice, edges not refined",
-        "street: boundary F, edges not refined",
+    assert car_free  # --seed 1 holds out photo5: the far copies are pasted into it
+    assert "3 far-car copies" in out  # of the 3 validation photos, each with a car
+    domains = ["street", "street far (1/4)"]
+    per_domain = ["mean Dice", "boundary F", "Dice, edges not refined", "boundary F, edges not refined"]
+    assert labels[: 4 * len(domains) + 3] == [f"{domain}: {what}" for what in per_domain for domain in domains] + [
         "all validation photos: mean Dice",
-        "small cars (under 5% of the photo): mean Dice",
+        "small cars (under 5% of the photo, far copies included): mean Dice",
         "boundary F (photos with cars)",
     ]
+    small_cars = table[2 + labels.index("small cars (under 5% of the photo, far copies included): mean Dice")]
+    assert int(small_cars.split("|")[2]) >= 4  # the far copies, and any validation photo of scene0 or scene3
     assert labels[-1] == "seconds per photo (this machine)"
-    if car_free:
-        assert "car-free, all held out: marked share, worst" in labels
+    assert "car-free, all held out: marked share, worst" in labels
 
 
 def test_the_table_bolds_the_best_value_of_each_row() -> None:

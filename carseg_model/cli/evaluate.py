@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import csv
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,7 +32,8 @@ def add_parser(commands: Any) -> None:
         "Reads the same layouts as train.py (Kaggle Carvana train/ + train_masks/, or\n"
         "images/ + masks/) and folders of car-free photos (--negatives), prints per\n"
         "dataset the mean Dice / IoU, the DAVIS boundary F, the mean Dice of photos\n"
-        "whose cars cover under 5 % of the pixels, and on car-free photos the share\n"
+        "whose cars cover under 5 % of the pixels (with --far-cars, also of the\n"
+        "photos shrunk and pasted into car-free ones), and on car-free photos the share\n"
         "of pixels marked as car (mean, worst, how many above 5 %), and writes every\n"
         "photo's scores to a CSV file.\n\n"
         "  carseg evaluate --data ../shared/data/roboflow_car_seg --car-values 8 \\\n"
@@ -54,6 +56,12 @@ def add_parser(commands: Any) -> None:
         "'any' or omitted: any non-zero value",
     )
     parser.add_argument(
+        "--far-cars",
+        action="store_true",
+        help="also score far-car copies: every --data photo shrunk to 1/4 of its sides and pasted into a "
+        "--negatives photo (a small-car slice where the data has no small cars)",
+    )
+    parser.add_argument(
         "--skip-bad",
         action="store_true",
         help="leave out unpaired or unreadable files (reported; exit code 1) instead of stopping",
@@ -68,13 +76,19 @@ def add_parser(commands: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Print the score table, write the per-photo CSV; exit code 1 if any file was left out."""
     from carseg_model.evaluation import score_table
+    from carseg_model.far_cars import far_car_samples
 
     if not args.data and not args.negatives:
         raise UsageError("give at least one --data or --negatives folder")
     samples, bad_files = find_dataset_samples(sources(args.data or [], args.car_values), args.skip_bad)
-    samples += find_car_free_samples(args.negatives or [], args.skip_bad)
+    car_free = find_car_free_samples(args.negatives or [], args.skip_bad)
+    if args.far_cars and not (samples and car_free):
+        raise UsageError("--far-cars pastes the --data photos into car-free photos: give --data and --negatives")
     model = load_runtime_model(args)
-    scores, failed = score_samples(model, samples, args.batch_size)
+    with tempfile.TemporaryDirectory(prefix="carseg_far_cars_") as far_folder:
+        if args.far_cars:
+            samples += far_car_samples(samples, [sample.image_path for sample in car_free], far_folder)
+        scores, failed = score_samples(model, samples + car_free, args.batch_size)
     if not scores:
         print("no photo could be scored", file=sys.stderr)
         return EXIT_FAILED
