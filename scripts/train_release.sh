@@ -12,7 +12,7 @@
 #      of 320x384, pasted small cars and people/animals), the car-free photos of ../shared/data/negatives
 #      (15 % held out) and soft targets from the two DeepLabV3 teachers (--teachers; their labels are cached
 #      in the run folder on first use), half of DSMLR (--data-every 2: machine-made labels), cosine schedule;
-#   4. runs/release_scenes_long (default model only): 10 more epochs of stage 3's recipe from its model, at half
+#   4. runs/release_scenes_long (default model only): 3 more epochs of stage 3's recipe from its model, at half
 #      its learning rate (stage 3's 4 epochs had left Dice below stage 2's).
 # DSMLR uses its teacher-or-parts pseudo-labels, seen through a folder of links (images/ + masks/).
 # The bundled model is the last stage's. Run it again after an interruption: each stage resumes from its
@@ -88,7 +88,7 @@ if [ "$DECODER_BLOCK" = transpose ]; then
     if [ -f "$STAGE4/run_config.json" ]; then
         .venv/bin/python train.py --resume "$STAGE4"
     else
-        .venv/bin/python train.py "${SCENES[@]}" --init-from "$STAGE3/model" --epochs 10 --learning-rate 1e-4 \
+        .venv/bin/python train.py "${SCENES[@]}" --init-from "$STAGE3/model" --epochs 3 --learning-rate 1e-4 \
             --output "$STAGE4"
     fi
 fi
@@ -96,3 +96,7 @@ fi
 rm -rf "carseg_model/pretrained/$NAME"
 mkdir -p carseg_model/pretrained
 cp -r "$LAST/model" "carseg_model/pretrained/$NAME"
+if [ "$DECODER_BLOCK" = transpose ]; then  # the default model also ships its ONNX export (the CLI's runtime)
+    .venv/bin/carseg export --model "$LAST/model" --format onnx --out "$LAST/onnx" --overwrite
+    cp "$LAST/onnx/model.onnx" "carseg_model/pretrained/$NAME/model.onnx"
+fi
