@@ -11,9 +11,7 @@
 #      aspect-true model (--input-shape keep_aspect, ~320x384 pixels) on multi-scale scenes (--scenes: crops
 #      of 320x384, pasted small cars and people/animals), the car-free photos of ../shared/data/negatives
 #      (15 % held out) and soft targets from the two DeepLabV3 teachers (--teachers; their labels are cached
-#      in the run folder on first use), half of DSMLR (--data-every 2: machine-made labels), cosine schedule;
-#   4. runs/release_scenes_long (default model only): 3 more epochs of stage 3's recipe from its model, at half
-#      its learning rate (stage 3's 4 epochs had left Dice below stage 2's).
+#      in the run folder on first use), half of DSMLR (--data-every 2: machine-made labels), cosine schedule.
 # DSMLR uses its teacher-or-parts pseudo-labels, seen through a folder of links (images/ + masks/).
 # The bundled model is the last stage's. Run it again after an interruption: each stage resumes from its
 # last checkpoint.
@@ -26,7 +24,6 @@ NAME="carseg-unet-mobilenetv2${SUFFIX//_/-}"
 STAGE1="runs/release$SUFFIX"
 STAGE2="runs/release${SUFFIX}_ft"
 STAGE3="runs/release${SUFFIX}_scenes"
-STAGE4="runs/release${SUFFIX}_scenes_long"
 DATA=runs/release_data
 mkdir -p "$DATA/dsmlr_carparts"
 ln -sfn "$(realpath "$SHARED/data/dsmlr_carparts/images")" "$DATA/dsmlr_carparts/images"
@@ -51,7 +48,7 @@ NEGATIVE_DATA=(
     --negatives-license "public domain / CC0 (scikit-image data; the motorcycle photo: research use)"
     --negatives "$NEGATIVES/sklearn_images" --negatives-license "CC BY 2.0 (scikit-learn sample images)"
 )
-SCENES=(  # stages 3 and 4: the scene recipe (seed 7 keeps every stage's validation split)
+SCENES=(  # stage 3: the scene recipe (seed 7 keeps every stage's validation split)
     "${CAR_DATA[@]}" --data-every 1 --data-every 1 --data-every 2 "${NEGATIVE_DATA[@]}" --teachers "$SHARED/teachers"
     --model-name "$NAME" --scenes --crop 320x384 --input-size 320x384 --input-shape keep_aspect
     --lr-schedule cosine --loss dice_bce --batch-size 8 --seed 7
@@ -78,18 +75,12 @@ fi
 
 LAST="$STAGE2"
 if [ "$DECODER_BLOCK" = transpose ]; then
+    LAST="$STAGE3"
     if [ -f "$STAGE3/run_config.json" ]; then
         .venv/bin/python train.py --resume "$STAGE3"
     else
         .venv/bin/python train.py "${SCENES[@]}" --init-from "$STAGE2/model" --epochs 4 --learning-rate 2e-4 \
             --output "$STAGE3"
-    fi
-    LAST="$STAGE4"
-    if [ -f "$STAGE4/run_config.json" ]; then
-        .venv/bin/python train.py --resume "$STAGE4"
-    else
-        .venv/bin/python train.py "${SCENES[@]}" --init-from "$STAGE3/model" --epochs 3 --learning-rate 1e-4 \
-            --output "$STAGE4"
     fi
 fi
 
