@@ -30,7 +30,8 @@ OTHER_PHOTO = (EXAMPLES / "node-opencv_car2.jpg").read_bytes()
 KEY = "test-key"
 AUTH = {"Authorization": f"Bearer {KEY}"}
 SERVE = """
-import atexit, sys
+import atexit, signal, sys
+signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl+C stops it even when pytest runs in the background
 atexit.register(lambda: print("imported tensorflow:", "tensorflow" in sys.modules, file=sys.stderr, flush=True))
 from carseg_model.cli import main
 sys.exit(main(sys.argv[1:]))
