@@ -486,3 +486,23 @@ def _wait_for_result(page: Page) -> None:
                    return images.length >= 2 && images.every(i => i.complete && i.naturalWidth > 0); }""",
         timeout=60_000,
     )
+
+
+def test_bench_demo_speaks_the_page_http_protocol_with_distinct_photos(space_url: str, tmp_path: Path) -> None:
+    """bench/bench_demo.py's client: /show and /segment over plain HTTP, each photo new to the server."""
+    spec = importlib.util.spec_from_file_location("bench_demo", REPO / "bench" / "bench_demo.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    photos = bench.DistinctPhotos(_photo(), tmp_path, "car")
+    paths = [photos.next() for _ in range(12)]
+    assert len({Path(path).read_bytes() for path in paths}) == 12  # one changed pixel often was not
+    page = bench.PageClient(space_url)
+    try:
+        shown = page.call("show", paths[0], *bench.PAGE_CONTROLS)
+        segmented = page.call("segment", paths[1], *bench.SEGMENT_CONTROLS)
+    finally:
+        page.close()
+    assert len(bench._file_urls(shown)) == 4  # before, after, overlay, mask previews
+    assert len(bench._file_urls(segmented)) == 3  # full-size overlay, mask, cut-out
+    for outputs in (shown, segmented):
+        assert "(reused" not in bench.info_line(outputs) and bench.network_seconds(bench.info_line(outputs)) > 0
