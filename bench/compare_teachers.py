@@ -9,7 +9,8 @@
 The validation photos are the run's (same datasets, same seeded group split as train.py); the
 car-free photos are the ``--negatives`` photos that training held out (all folders together, the
 same seeded `carseg_model.training.negatives.split_negatives`), those whose manifest says no car
-is visible. Every model is scored the same way (`carseg_model.evaluation`): a mask at each photo's
+is visible, and far-car copies of the validation photos pasted into them (`carseg_model.far_cars`:
+the small-car slice). Every model is scored the same way (`carseg_model.evaluation`): a mask at each photo's
 original resolution, then per photo Dice, the DAVIS boundary F and the share of pixels marked as
 car. The peers get the photo stretch-resized to 513x513 (their input) and their class map resized
 back (nearest); car is class 7 for Pascal VOC and 13 for Cityscapes. bench/README.md explains the
@@ -220,34 +221,33 @@ def main(argv: Sequence[str] | None = None) -> None:
     held = held_out_photos(split.val, negatives)
     model_source = args.model or str(args.run / "model")
     model = CarSegModel.from_pretrained(model_source)
-    far_folder = tempfile.TemporaryDirectory(prefix="carseg_far_cars_")
-    if held.car_free:
-        backgrounds = [sample.image_path for sample in held.car_free]
-        held = replace(held, far=far_car_samples(held.val, backgrounds, far_folder.name, seed))
-    print(
-        f"{len(held.val)} validation photos: {split.description}\n{len(held.car_free)} held-out car-free photos "
-        f"({len(held.distractors)} with people/animals/bicycles) of {len(negatives)} held-out negatives\n"
-        f"{len(held.far)} far-car copies of the validation photos (1/{FAR_SHRINK} size, pasted into those photos)"
-    )
+    with tempfile.TemporaryDirectory(prefix="carseg_far_cars_") as far_folder:  # the far copies live while scored
+        if held.car_free:
+            backgrounds = [sample.image_path for sample in held.car_free]
+            held = replace(held, far=far_car_samples(held.val, backgrounds, far_folder, seed))
+        print(
+            f"{len(held.val)} validation photos: {split.description}\n{len(held.car_free)} held-out car-free photos "
+            f"({len(held.distractors)} with people/animals/bicycles) of {len(negatives)} held-out negatives\n"
+            f"{len(held.far)} far-car copies of the validation photos (1/{FAR_SHRINK} size, pasted into those photos)"
+        )
 
-    models: dict[str, Callable[[list[Sample]], list[dict[str, Any]]]] = {
-        CARSEG: lambda samples: evaluate(model, samples)
-    }
-    if args.test_time_flip:
-        flipping = CarSegModel(replace(model.config, test_time_flip=True), model.network)
-        models["carseg + test-time flip"] = lambda samples: evaluate(flipping, samples)
-    for name, teacher in PEERS.items():
-        if not (args.teachers / TEACHER_FILES[teacher][0]).is_file():
-            print(f"skipping {name}: {args.teachers / TEACHER_FILES[teacher][0]} not found")
-            continue
-        peer = DeepLabV3Teacher.named(teacher, args.teachers)
-        models[name] = lambda samples, peer=peer: evaluate_segmenter(peer.car_mask, samples)
+        models: dict[str, Callable[[list[Sample]], list[dict[str, Any]]]] = {
+            CARSEG: lambda samples: evaluate(model, samples)
+        }
+        if args.test_time_flip:
+            flipping = CarSegModel(replace(model.config, test_time_flip=True), model.network)
+            models["carseg + test-time flip"] = lambda samples: evaluate(flipping, samples)
+        for name, teacher in PEERS.items():
+            if not (args.teachers / TEACHER_FILES[teacher][0]).is_file():
+                print(f"skipping {name}: {args.teachers / TEACHER_FILES[teacher][0]} not found")
+                continue
+            peer = DeepLabV3Teacher.named(teacher, args.teachers)
+            models[name] = lambda samples, peer=peer: evaluate_segmenter(peer.car_mask, samples)
 
-    evaluate(model, held.val[:2])  # warm-up: trace the compiled call before timing
-    scores, seconds = {}, {}
-    for name, score in models.items():
-        scores[name], seconds[name] = timed(score, held.samples)
-    far_folder.cleanup()
+        evaluate(model, held.val[:2])  # warm-up: trace the compiled call before timing
+        scores, seconds = {}, {}
+        for name, score in models.items():
+            scores[name], seconds[name] = timed(score, held.samples)
     table = markdown_table(comparison_rows(scores, held), seconds)
     print(f"\nHeld-out photos at original resolution ({model_source}):\n\n{table}")
     if args.update_card:
@@ -255,7 +255,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             f"Measured by `python bench/compare_teachers.py --run {args.run}"
             + (f" --model {args.model}" if args.model else "")
             + "` on the validation photos above "
-            f"({split.description}) and {len(held.car_free)} car-free photos held out of training: per-photo "
+            f"({split.description}), {len(held.far)} far-car copies of them (1/{FAR_SHRINK} size, pasted into the car-free "
+            f"photos) and {len(held.car_free)} car-free photos held out of training: per-photo "
             f"Dice, DAVIS boundary F and share of pixels marked as car at original resolution; best in bold.\n\n{table}"
         )
         card = {**model.config.card, "comparison": text}
