@@ -6,8 +6,8 @@
 It serves the bundled model with ``python space/app.py`` on a free port and talks to it over HTTP the
 way the page's JavaScript (and ``curl``) does: upload the photo, start the event, read its result from
 the event stream, download every file it returns (`PageClient`). It does not use ``gradio_client``,
-whose polling loops (50 ms sleeps, helper threads) add ~0.2 s to every call on this machine, time a
-browser never spends.
+whose polling loops (50 ms sleeps, helper threads) add time to every call that a browser never
+spends.
 
 - round trips for a 1.5 MP photo (``space/examples/node-opencv_car2.jpg``) and a 12 MP one (the same
   scaled to 4032x3024): the page's ``/show`` (display-size previews: what a visitor waits for) and
@@ -102,7 +102,10 @@ class PageClient:
             self.http.get(file_url).raise_for_status()
         return outputs
 
-    def close(self) -> None:
+    def __enter__(self) -> PageClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
         self.http.close()
 
 
@@ -165,32 +168,30 @@ def info_line(outputs: list) -> str:
 
 def round_trips(url: str, photos: DistinctPhotos, repeats: int) -> dict[str, tuple[float, float]]:
     """``{endpoint: (median round trip s, median network s)}`` for the page's /show and the API's /segment."""
-    page = PageClient(url)
-    calls = {
-        "/show": lambda photo: page.call("show", photo, *PAGE_CONTROLS),
-        "/segment": lambda photo: page.call("segment", photo, *SEGMENT_CONTROLS),
-    }
-    figures = {}
-    for endpoint, call in calls.items():
-        call(photos.next())  # warm-up
-        trips, networks = [], []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            outputs = call(photos.next())
-            trips.append(time.perf_counter() - start)
-            networks.append(network_seconds(info_line(outputs)))
-        figures[endpoint] = (statistics.median(trips), statistics.median(networks))
-    page.close()
-    return figures
+    with PageClient(url) as page:
+        calls = {
+            "/show": lambda photo: page.call("show", photo, *PAGE_CONTROLS),
+            "/segment": lambda photo: page.call("segment", photo, *SEGMENT_CONTROLS),
+        }
+        figures = {}
+        for endpoint, call in calls.items():
+            call(photos.next())  # warm-up
+            trips, networks = [], []
+            for _ in range(repeats):
+                start = time.perf_counter()
+                outputs = call(photos.next())
+                trips.append(time.perf_counter() - start)
+                networks.append(network_seconds(info_line(outputs)))
+            figures[endpoint] = (statistics.median(trips), statistics.median(networks))
+        return figures
 
 
 def sessions_rss(url: str, pid: int, photos: DistinctPhotos, sessions: int) -> tuple[float, float]:
     """Server RSS (MB) before and 10 s after ``sessions`` fresh sessions, each showing one new photo."""
     before = rss_mb(pid)
     for _ in range(sessions):
-        page = PageClient(url)
-        page.call("show", photos.next(), *PAGE_CONTROLS)
-        page.close()
+        with PageClient(url) as page:
+            page.call("show", photos.next(), *PAGE_CONTROLS)
     time.sleep(10)
     return before, rss_mb(pid)
 
@@ -200,15 +201,15 @@ def load(url: str, photos: DistinctPhotos, clients: int, requests: int) -> tuple
     paths = [[photos.next() for _ in range(requests)] for _ in range(clients)]
 
     def run(own: list[str]) -> list[float | None]:
-        page, times = PageClient(url), []
-        for photo in own:
-            start = time.perf_counter()
-            try:
-                page.call("segment", photo, *SEGMENT_CONTROLS)
-                times.append(time.perf_counter() - start)
-            except Exception:  # noqa: BLE001  (counted)
-                times.append(None)
-        page.close()
+        times = []
+        with PageClient(url) as page:
+            for photo in own:
+                start = time.perf_counter()
+                try:
+                    page.call("segment", photo, *SEGMENT_CONTROLS)
+                    times.append(time.perf_counter() - start)
+                except Exception:  # noqa: BLE001  (counted)
+                    times.append(None)
         return times
 
     start = time.perf_counter()

@@ -496,12 +496,9 @@ def test_bench_demo_speaks_the_page_http_protocol_with_distinct_photos(space_url
     photos = bench.DistinctPhotos(_photo(), tmp_path, "car")
     paths = [photos.next() for _ in range(12)]
     assert len({Path(path).read_bytes() for path in paths}) == 12  # one changed pixel often was not
-    page = bench.PageClient(space_url)
-    try:
+    with bench.PageClient(space_url) as page:
         shown = page.call("show", paths[0], *bench.PAGE_CONTROLS)
         segmented = page.call("segment", paths[1], *bench.SEGMENT_CONTROLS)
-    finally:
-        page.close()
     assert len(bench._file_urls(shown)) == 4  # before, after, overlay, mask previews
     assert len(bench._file_urls(segmented)) == 3  # full-size overlay, mask, cut-out
     for outputs in (shown, segmented):
