@@ -1,3 +1,4 @@
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 import numpy as np
@@ -119,3 +120,17 @@ def test_a_jpeg_is_decoded_in_full_only_for_images(tmp_path):
     result = SegmentationResult(opened, np.full((24, 32), 0.9, np.float32), refine_edges=False)
     assert result.mask.all() and not opened.decoded  # the mask needs no pixels (refinement would, here at full size)
     assert result.cutout().shape == (480, 640, 4) and opened.decoded
+
+
+def test_threads_sharing_a_result_make_its_full_size_alpha_once(result, monkeypatch):
+    calls = []
+    original = SegmentationResult._full_size_alpha
+
+    def counted(self):
+        calls.append(1)
+        return original(self)
+
+    monkeypatch.setattr(SegmentationResult, "_full_size_alpha", counted)
+    with ThreadPoolExecutor(4) as pool:
+        masks = list(pool.map(lambda _: result.mask, range(8)))
+    assert len(calls) == 1 and all(mask is masks[0] for mask in masks)

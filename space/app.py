@@ -32,7 +32,7 @@ import zipfile
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -102,7 +102,7 @@ class Prediction:
     """The network's answer for one photo: what redrawing the page needs, and nothing full-size."""
 
     network_probabilities: np.ndarray
-    preview: np.ndarray  # the photo at display size, (h, w, 3) uint8 RGB
+    preview: np.ndarray | None  # the photo at display size, (h, w, 3) uint8 RGB; None until the page shows it
     size: tuple[int, int]  # (height, width) of the photo
     seconds: float  # the prediction's time
 
@@ -199,22 +199,32 @@ class CarSegSpace:
         self.predictions = PredictionCache(PREDICTIONS_KEPT)
 
     # ------------------------------------------------------------ predicting
-    def predict(self, photo: str) -> tuple[SegmentationResult, Prediction, bool]:
+    def predict(self, photo: str, preview: bool = False) -> tuple[SegmentationResult, Prediction, bool]:
         """The full-size result for the photo file at ``photo``, its cached `Prediction`, and whether it was reused.
 
-        A reused prediction gives a result whose photo is opened lazily: nothing is decoded until asked.
-        Bad files become a `gr.Error` that says why, in the visitor's words.
+        With ``preview`` (the page's display-size previews come next) the prediction gets the photo at
+        display size, made once and kept. Without (full-size images come next), the photo's full-size
+        pixels start decoding in a background thread as soon as the network has run. A reused
+        prediction's photo is opened lazily. Bad files become a `gr.Error` that says why, in the visitor's words.
         """
         key = file_hash(photo)
         try:
-            cached = self.predictions.get(key)
-            if cached is not None:
-                photo_file = open_photo(photo, self.model.config.max_pixels)
-                result = SegmentationResult(photo_file, cached.network_probabilities, self.model.config.threshold)
-                return result, cached, True
-            start = time.perf_counter()
-            result = self.model.predict(photo)
-            seconds = time.perf_counter() - start
+            prediction = self.predictions.get(key)
+            reused = prediction is not None
+            if reused:
+                result = SegmentationResult(
+                    open_photo(photo, self.model.config.max_pixels),
+                    prediction.network_probabilities,
+                    self.model.config.threshold,
+                )
+            else:
+                start = time.perf_counter()
+                result = self.model.predict(photo)
+                prediction = Prediction(result.network_probabilities, None, result.size, time.perf_counter() - start)
+            if not preview:
+                _CODECS.submit(result.photo.pixels)
+            elif prediction.preview is None:
+                prediction = replace(prediction, preview=preview_pixels(result))
         except ImageTooLargeError as error:  # the library's advice (raise max_pixels) is not the visitor's
             size = str(error).split(";")[0].replace(photo, Path(photo).name)
             raise _error(
@@ -223,23 +233,22 @@ class CarSegSpace:
             ) from error
         except InvalidImageError as error:
             raise _error(f"{str(error).replace(photo, Path(photo).name)}. Please try another photo.") from error
-        prediction = Prediction(result.network_probabilities, preview_pixels(result), result.size, seconds)
         self.predictions.put(key, prediction)
-        return result, prediction, False
+        return result, prediction, reused
 
     def previews(self, photo: str, style: Style) -> PagePreviews:
         """Display-size before/after, overlay and mask for the page, and the info line."""
-        _, prediction, reused = self.predict(photo)
+        _, prediction, reused = self.predict(photo, preview=True)
         display = SegmentationResult.from_arrays(prediction.preview, prediction.network_probabilities)
         styled = _drawing(style.apply, display)
         picture = _drawing(functools.partial(style.composite, checkered=True), styled)
         stem = Path(photo).stem
         before, after, overlay, mask = cache_images(
             {
-                f"{stem}.jpg": styled.image,
-                f"{stem}_result.jpg": picture,
-                f"{stem}_overlay.jpg": _drawing(style.overlay, styled),
-                f"{stem}_mask.png": styled.mask_image(),
+                f"{stem}.jpg": lambda: styled.image,
+                f"{stem}_result.jpg": lambda: picture,
+                f"{stem}_overlay.jpg": lambda: _drawing(style.overlay, styled),
+                f"{stem}_mask.png": styled.mask_image,
             }
         )
         return PagePreviews((before, after), overlay, mask, describe(prediction, styled, style, reused))
@@ -249,11 +258,13 @@ class CarSegSpace:
         result, _, _ = self.predict(photo)
         styled = _drawing(style.apply, result)
         stem = Path(photo).stem
-        images = {f"{stem}_mask.png": styled.mask_image()}
-        images[f"{stem}_cutout.png"] = styled.composite(background="transparent", shadow=style.shadow)
+        drawings = {
+            f"{stem}_mask.png": styled.mask_image,
+            f"{stem}_cutout.png": lambda: styled.composite(background="transparent", shadow=style.shadow),
+        }
         if style.background != "Transparent":
-            images[f"{stem}_{slug(style.background)}.jpg"] = _drawing(style.composite, styled)
-        return cache_images(images)
+            drawings[f"{stem}_{slug(style.background)}.jpg"] = lambda: _drawing(style.composite, styled)
+        return cache_images(drawings)
 
     # ------------------------------------------------------------ the page
     def show(self, photo: dict | None, *controls: object) -> tuple:
@@ -352,9 +363,9 @@ class CarSegSpace:
         stem = Path(path).stem
         overlay, mask, cutout = cache_images(
             {
-                f"{stem}_overlay.jpg": _drawing(style.overlay, styled),
-                f"{stem}_mask.png": styled.mask_image(),
-                f"{stem}_cutout.png": styled.cutout(),
+                f"{stem}_overlay.jpg": lambda: _drawing(style.overlay, styled),
+                f"{stem}_mask.png": styled.mask_image,
+                f"{stem}_cutout.png": styled.cutout,
             }
         )
         return overlay, mask, cutout, describe(prediction, styled, style, reused)
@@ -390,18 +401,21 @@ def checkerboard(height: int, width: int) -> np.ndarray:
     return board
 
 
-_ENCODERS = ThreadPoolExecutor(max_workers=3, thread_name_prefix="carseg-encode")  # OpenCV encodes without the GIL
+_CODECS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="carseg-codec")
+"""Decoding, drawing and encoding threads (a photo's decode and its three outputs): OpenCV, numpy and the
+codecs mostly run without the GIL."""
 _CACHE_LOCK = threading.Lock()
 
 
-def cache_images(images: dict[str, np.ndarray]) -> list[str]:
-    """Encode each image by its name's suffix, in parallel, into Gradio's cache; their paths, in order."""
-    return list(_ENCODERS.map(lambda item: cache_image(item[1], item[0]), images.items()))
+def cache_images(drawings: dict[str, Callable[[], np.ndarray]]) -> list[str]:
+    """Draw the images and encode each by its name's suffix, all in threads; write them into Gradio's cache
+    once all are done (a drawing that fails leaves no file); their paths, in order."""
+    encoded = [(name, _CODECS.submit(_draw_and_encode, draw, Path(name).suffix)) for name, draw in drawings.items()]
+    return [cache_bytes(future.result(), name) for name, future in encoded]
 
 
-def cache_image(image: np.ndarray, name: str) -> str:
-    """Encode ``image`` (``.png`` lossless, ``.jpg`` small) with OpenCV's fast writers into Gradio's cache."""
-    return cache_bytes(encode_image(image, Path(name).suffix), name)
+def _draw_and_encode(draw: Callable[[], np.ndarray], suffix: str) -> bytes:
+    return encode_image(draw(), suffix)
 
 
 def cache_bytes(data: bytes, name: str) -> str:

@@ -152,10 +152,12 @@ def test_segment_returns_overlay_and_full_size_pngs(connect: Callable[[], Client
     assert (alpha[~car] < 255).all()  # outside the mask: transparent, or the soft border
 
 
-def test_segment_leaves_only_the_files_it_returns(connect: Callable[[], Client], space_root: Path) -> None:
-    def files() -> set[Path]:
-        return {path for path in (space_root / "gradio_tmp").rglob("*") if path.is_file()}
+def _files(space_root: Path) -> set[Path]:
+    return {path for path in (space_root / "gradio_tmp").rglob("*") if path.is_file()}
 
+
+def test_segment_leaves_only_the_files_it_returns(connect: Callable[[], Client], space_root: Path) -> None:
+    files = functools.partial(_files, space_root)
     client = connect()
     photo = EXAMPLES / "opencv-doc_scenetext01.jpg"
     before = files()
@@ -176,12 +178,15 @@ def test_a_new_threshold_reuses_the_prediction(connect: Callable[[], Client]) ->
         assert (np.asarray(low) >= np.asarray(high)).all()  # a lower threshold marks a superset
 
 
-def test_bad_style_values_are_clear_errors(connect: Callable[[], Client]) -> None:
+def test_bad_style_values_are_clear_errors(connect: Callable[[], Client], space_root: Path) -> None:
     client = connect()
+    before = _files(space_root)
     with pytest.raises(AppError, match="not a colour"):
         client.predict(handle_file(str(CAR_PHOTO)), 0.5, "chartreuse-ish", 0.5, api_name="/segment")
     with pytest.raises(AppError, match="opacity must be in"):
         client.predict(handle_file(str(CAR_PHOTO)), 0.5, "#ff2878", 3.0, api_name="/segment")
+    assert {path.name for path in _files(space_root) - before} <= {CAR_PHOTO.name}  # the mask and cut-out drawn
+    # beside the failed overlay were never written
     _assert_outputs(*_segment(client, CAR_PHOTO)[:3], CAR_SIZE)
 
 
@@ -308,12 +313,13 @@ def test_the_space_refuses_huge_photos_and_keeps_only_small_arrays(
     assert space.model.config.max_pixels == app_module.MAX_PIXELS
     photo = tmp_path / "phone.jpg"
     Image.fromarray(np.full((3000, 4000, 3), 90, np.uint8)).save(photo, quality=80)  # 12 MP
-    result, prediction, reused = space.predict(str(photo))
-    assert not reused and result.size == (3000, 4000)
-    assert prediction.preview.shape == (960, 1280, 3)  # display size
+    result, prediction, reused = space.predict(str(photo))  # for full-size images: no preview made
+    assert not reused and result.size == (3000, 4000) and prediction.preview is None
+    result, prediction, reused = space.predict(str(photo), preview=True)  # the page: the network is not rerun
+    assert reused and prediction.preview.shape == (960, 1280, 3)  # display size
     kept = sum(value.nbytes for value in vars(prediction).values() if isinstance(value, np.ndarray))
     assert kept < 5_000_000  # no full-size array is kept (the photo alone is 36 MB)
-    assert space.predict(str(photo))[2]  # reused
+    assert space.predictions.get(app_module.file_hash(str(photo))).preview is prediction.preview  # kept
     huge = tmp_path / "huge.png"
     huge.write_bytes(_huge_png())
     with pytest.raises(app_module.gr.Error, match="up to 25 megapixels"):
