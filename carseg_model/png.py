@@ -1,10 +1,9 @@
-"""PNG encoding with ISA-L's deflate: a 12 MP cut-out in ~0.07 s, against ~0.3 s with libpng at zlib level 1.
+"""PNG encoding with ISA-L's deflate: several times faster than libpng at zlib level 1, files as small.
 
 A PNG is a signature and three chunks (IHDR: the size and pixel format; IDAT: the zlib-compressed
 rows, each led by its filter byte; IEND). Every row is written with the "up" filter (its difference
 from the row above), which turns the flat and transparent areas of masks, overlays and cut-outs
-into runs of zeros. The deflate is Intel's ISA-L (`isal`), several times faster than zlib at the
-same size; any PNG reader decodes the result.
+into runs of zeros. The deflate is Intel's ISA-L (`isal`); any PNG reader decodes the result.
 """
 
 from __future__ import annotations
@@ -17,7 +16,7 @@ from isal import isal_zlib
 
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
 COMPRESSION_LEVEL = 1
-"""ISA-L's levels are 0-3; 1 is as fast as 0 and ~20 % smaller on cut-outs, 2-3 save under 1 % more."""
+"""ISA-L's levels are 0-3: 1 is about as fast as 0 and makes smaller files; 2 and 3 save little more."""
 
 _COLOUR_TYPES = {1: 0, 3: 2, 4: 6}
 """PNG colour type by channels: gray, RGB, RGBA (8 bits each)."""

@@ -93,3 +93,19 @@ def test_the_table_bolds_the_best_value_of_each_row() -> None:
         "| small | 0 | – | – |",
         "| seconds per photo (this machine) | | 0.100 | 0.200 |",
     ]
+
+
+def test_tune_refinement_scores_every_setting_on_training_photos_and_restores_them(tiny_run, tiny_model_folder, capsys):
+    from carseg_model import refinement
+
+    spec = importlib.util.spec_from_file_location("tune_refinement", REPO / "bench" / "tune_refinement.py")
+    tune = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tune)
+    before = refinement.RADIUS_PER_STEP, refinement.GUIDE_EPSILON
+    tune.main(["--run", str(tiny_run), "--model", str(tiny_model_folder), "--photos", "2"])
+    assert (refinement.RADIUS_PER_STEP, refinement.GUIDE_EPSILON) == before
+    out = capsys.readouterr().out
+    assert out.startswith("2 training photos")  # of the 3 the split trains on
+    rows = [line for line in out.splitlines() if line.startswith("|")][2:]
+    assert len(rows) == 1 + len(tune.RADII) * len(tune.EPSILONS) and rows[0].startswith("| not refined | – |")
+    assert all(line.count("|") == 5 for line in rows)  # radius, epsilon, one dataset's boundary F and Dice

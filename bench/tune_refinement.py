@@ -1,0 +1,94 @@
+"""Sweep the edge refinement's two settings on training photos: boundary F and Dice per domain.
+
+    python bench/tune_refinement.py --run bench/release_scenes_run --photos 25
+
+The guided filter (`carseg_model.refinement`) has a radius (``RADIUS_PER_STEP`` network-output
+pixels) and a regularisation (``GUIDE_EPSILON``). This runs the network once per photo, then scores
+the mask refined with each pair (and unrefined) against the full-size truth. It uses up to
+``--photos`` photos per dataset from the run's TRAINING split (a seeded sample), so the validation
+photos the model card reports play no part in the choice.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import random
+import statistics
+import sys
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
+from pathlib import Path
+
+from carseg_model import CarSegModel, refinement
+from carseg_model.datasets import DatasetError, find_split, load_mask
+from carseg_model.evaluation import boundary_f, mask_scores
+from carseg_model.training.options import RunConfig
+
+RADII = (1.0, 2.0, 3.0, 4.0)
+EPSILONS = (1e-3, 3e-3, 1e-2, 3e-2)
+
+
+@contextlib.contextmanager
+def refinement_settings(radius_per_step: float, epsilon: float) -> Iterator[None]:
+    """`carseg_model.refinement`'s two settings changed while the block runs, then restored."""
+    saved = refinement.RADIUS_PER_STEP, refinement.GUIDE_EPSILON
+    refinement.RADIUS_PER_STEP, refinement.GUIDE_EPSILON = radius_per_step, epsilon
+    try:
+        yield
+    finally:
+        refinement.RADIUS_PER_STEP, refinement.GUIDE_EPSILON = saved
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--run", type=Path, required=True, help="a training run folder (its data and split)")
+    parser.add_argument("--model", help="model folder (default: the bundled model)")
+    parser.add_argument("--photos", type=int, default=40, help="training photos per dataset")
+    args = parser.parse_args(argv)
+    try:
+        run = RunConfig.load(args.run)
+        split = find_split(*run.options.sources(), run.options.val_fraction, run.seed, run.options.skip_bad)
+    except (ValueError, DatasetError) as error:
+        sys.exit(f"error: {error}")
+    by_dataset = defaultdict(list)
+    for sample in split.train:
+        by_dataset[sample.dataset].append(sample)
+    rng = random.Random(0)
+    samples = [
+        sample
+        for group in by_dataset.values()
+        for sample in rng.sample(group, min(args.photos, len(group)))
+        if sample.mask_path is not None
+    ]
+    model = CarSegModel.from_pretrained(args.model) if args.model else CarSegModel.from_pretrained()
+    settings = [None] + [(radius, epsilon) for radius in RADII for epsilon in EPSILONS]
+    scores = defaultdict(lambda: defaultdict(list))  # setting -> dataset -> [(boundary F, Dice)]
+    for index, sample in enumerate(samples):
+        result = model.predict(sample.image_path)
+        truth = load_mask(sample)
+        for setting in settings:
+            if setting is None:
+                mask = replace(result, refine_edges=False, _cache={}).mask
+            else:
+                with refinement_settings(*setting):
+                    mask = replace(result, _cache={}).mask
+            scores[setting][sample.dataset].append((boundary_f(truth, mask), mask_scores(truth, mask)[0]))
+        print(f"{index + 1}/{len(samples)}", end="\r", file=sys.stderr)
+    datasets = sorted(by_dataset)
+    print(f"{len(samples)} training photos; radius in network-output pixels, epsilon on [0, 1] brightness\n")
+    print("| radius | epsilon | " + " | ".join(f"{d} bF | {d} Dice" for d in datasets) + " |")
+    print("|---|---|" + "---|---|" * len(datasets))
+    for setting in settings:
+        cells = []
+        for dataset in datasets:
+            values = scores[setting][dataset]
+            cells.append(f"{statistics.mean(v[0] for v in values):.4f}")
+            cells.append(f"{statistics.mean(v[1] for v in values):.4f}")
+        label = "not refined | –" if setting is None else f"{setting[0]:g} | {setting[1]:g}"
+        print(f"| {label} | " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    main()
