@@ -4,26 +4,39 @@ import sys
 import pytest
 
 CHILD = """
-import resource
+import ctypes, os, tempfile, threading
 import numpy as np
-from carseg_model.heap import return_large_arrays_to_the_system
-if {fixed}:
-    assert return_large_arrays_to_the_system()
-for size in range(2_000_000, 40_000_000, 2_000_000):  # freed blocks of growing size raise glibc's threshold
-    np.ones(size, np.uint8)
-before = int(open("/proc/self/statm").read().split()[1])
-kept = [np.ones(3_000_000, np.uint8) for _ in range(20)]  # 60 MB of 3 MB images, then freed
-del kept
-after = int(open("/proc/self/statm").read().split()[1])
-print((after - before) * resource.getpagesize() // 2**20)
+from carseg_model.heap import share_heaps_between_threads
+if {limited}:
+    assert share_heaps_between_threads()
+together = threading.Barrier(8)
+
+def draw():
+    for _ in range(20):
+        together.wait()  # eight threads allocating at once: glibc would give each a heap
+        images = [np.ones(100_000, np.uint8) for _ in range(10)]
+        del images
+
+threads = [threading.Thread(target=draw) for _ in range(8)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+libc = ctypes.CDLL("libc.so.6")
+libc.fopen.restype, libc.fopen.argtypes = ctypes.c_void_p, (ctypes.c_char_p, ctypes.c_char_p)
+path = os.path.join(tempfile.mkdtemp(), "malloc.xml")
+report = libc.fopen(path.encode(), b"w")
+libc.malloc_info(0, ctypes.c_void_p(report))
+libc.fclose(ctypes.c_void_p(report))
+print(open(path).read().count("<heap nr="))
 """
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's allocator")
-def test_freed_images_go_back_to_the_system_once_the_threshold_is_fixed():
-    def resident_growth_mb(fixed: bool) -> int:
-        code = CHILD.format(fixed=fixed)
+def test_threads_share_two_heaps_once_limited():
+    def heaps(limited: bool) -> int:
+        code = CHILD.format(limited=limited)
         return int(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
 
-    assert resident_growth_mb(fixed=True) < 10
-    assert resident_growth_mb(fixed=False) > 40  # glibc's default keeps them: what the fix is for
+    assert heaps(limited=True) <= 2
+    assert heaps(limited=False) > 2  # glibc's default: what the limit is for

@@ -58,7 +58,7 @@ from carseg_model.colors import parse_color  # noqa: E402
 from carseg_model.defaults import OVERLAY_COLOR, OVERLAY_OPACITY  # noqa: E402
 from carseg_model.encoding import encode_image  # noqa: E402
 from carseg_model.files import atomic_write  # noqa: E402
-from carseg_model.heap import return_large_arrays_to_the_system  # noqa: E402
+from carseg_model.heap import share_heaps_between_threads  # noqa: E402
 from carseg_model.hub import BUNDLED_DIR, looks_like_path, resolve_model_folder  # noqa: E402
 from carseg_model.image_io import open_photo  # noqa: E402
 from carseg_model.ports import port_problem  # noqa: E402
@@ -820,7 +820,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if problem:
         print(f"space/app.py: error: {problem}", file=sys.stderr)
         return 2
-    return_large_arrays_to_the_system()  # RSS stays flat over many visitors (`carseg_model.heap`)
+    share_heaps_between_threads()  # before the thread pools start: RSS stays flat over many visitors
     demo = build_demo(load_model(args.model), args.model)
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop as on Ctrl-C: Gradio deletes its files
     demo.launch(

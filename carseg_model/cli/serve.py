@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
 
     from carseg_model import DEFAULT_MODEL
     from carseg_model.formats import format_of
-    from carseg_model.heap import return_large_arrays_to_the_system
+    from carseg_model.heap import share_heaps_between_threads
     from carseg_model.serving import ServerSettings, create_app
     from carseg_model.serving.demo import DemoUnavailableError
     from carseg_model.serving.settings import api_key_from_environment
@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     problem = port_problem(args.host, args.port)  # before the model loads: say it at once
     if problem:
         raise UsageError(problem)
-    return_large_arrays_to_the_system()  # RSS stays flat over many requests (`carseg_model.heap`)
+    share_heaps_between_threads()  # before the thread pools start: RSS stays flat over many requests
     name = args.model or DEFAULT_MODEL
     path = Path(name).expanduser()
     backend = format_of(path) if path.is_file() else args.backend or "keras"
