@@ -251,8 +251,9 @@ class SegmentationResult:
         border, black where transparent."""
         image, weight = self.image[region], alpha[region]
         colours = cv2.bitwise_and(image, image, mask=(weight > 0).view(np.uint8))
-        rows, columns = np.nonzero((weight > 0) & (weight < 255))
-        if rows.size:
+        border = cv2.findNonZero(cv2.inRange(weight, 1, 254))  # (x, y) of each border pixel, row by row, or None
+        if border is not None:
+            columns, rows = border.reshape(-1, 2).T
             colours[rows, columns] = foreground_colours(image, weight, rows, columns)
         return colours
 
