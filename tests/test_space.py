@@ -33,6 +33,8 @@ from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image
 
+from tests.conftest import untrained_model
+
 if TYPE_CHECKING:
     from playwright.sync_api import Page
 
@@ -77,11 +79,9 @@ def space_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def space_url(space_root: Path) -> Iterator[str]:
     """URL of ``python space/app.py`` serving a small untrained model on a free loopback port."""
-    from carseg_model import CarSegConfig, CarSegModel
-
     root = space_root
     model_dir = root / "model"
-    CarSegModel(CarSegConfig(input_size=(128, 128), encoder_weights=None)).save_pretrained(model_dir)
+    untrained_model(128).save_pretrained(model_dir)
     port = _free_port()
     env = {
         **os.environ,
