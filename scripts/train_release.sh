@@ -7,7 +7,7 @@
 #      at 288x384;
 #   2. runs/release[_separable]_ft: fine-tune that model with car-free photos added (OpenCV sample
 #      photos from Debian's opencv-doc, scripts/make_negatives.py), so photos without a car stay unmarked;
-#   3. runs/release_scenes (default model only): "know what a car is" - fine-tune the stage-2 model into an
+#   3. runs/release[_separable]_scenes: "know what a car is" - fine-tune the stage-2 model into an
 #      aspect-true model (--input-shape keep_aspect, ~320x384 pixels) on multi-scale scenes (--scenes: crops
 #      of 320x384, pasted small cars and people/animals), the car-free photos of ../shared/data/negatives
 #      (15 % held out) and soft targets from the two DeepLabV3 teachers (--teachers; their labels are cached
@@ -73,21 +73,17 @@ else
         --learning-rate 1e-4 --loss dice_bce --seed 7 --output "$STAGE2"
 fi
 
-LAST="$STAGE2"
-if [ "$DECODER_BLOCK" = transpose ]; then
-    LAST="$STAGE3"
-    if [ -f "$STAGE3/run_config.json" ]; then
-        .venv/bin/python train.py --resume "$STAGE3"
-    else
-        .venv/bin/python train.py "${SCENES[@]}" --init-from "$STAGE2/model" --epochs 4 --learning-rate 2e-4 \
-            --output "$STAGE3"
-    fi
+if [ -f "$STAGE3/run_config.json" ]; then
+    .venv/bin/python train.py --resume "$STAGE3"
+else
+    .venv/bin/python train.py "${SCENES[@]}" --init-from "$STAGE2/model" --epochs 4 --learning-rate 2e-4 \
+        --output "$STAGE3"
 fi
 
 rm -rf "carseg_model/pretrained/$NAME"
 mkdir -p carseg_model/pretrained
-cp -r "$LAST/model" "carseg_model/pretrained/$NAME"
+cp -r "$STAGE3/model" "carseg_model/pretrained/$NAME"
 if [ "$DECODER_BLOCK" = transpose ]; then  # the default model also ships its ONNX export (the CLI's runtime)
-    .venv/bin/carseg export --model "$LAST/model" --format onnx --out "$LAST/onnx" --overwrite
-    cp "$LAST/onnx/model.onnx" "carseg_model/pretrained/$NAME/model.onnx"
+    .venv/bin/carseg export --model "$STAGE3/model" --format onnx --out "$STAGE3/onnx" --overwrite
+    cp "$STAGE3/onnx/model.onnx" "carseg_model/pretrained/$NAME/model.onnx"
 fi
