@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import pytest
 
 from tests.support.hub_fixtures import hf_offline, hub, no_internet  # noqa: F401  (fixtures)
+
+if TYPE_CHECKING:
+    from carseg_model import CarSegModel
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO_ROOT / "space" / "examples"
@@ -25,7 +29,7 @@ UNTRAINED_SEED = 0
 photo; unseeded, one model in a few marks nothing, and the tests that read "Car: x %" fail at random."""
 
 
-def untrained_model(size: int):
+def untrained_model(size: int) -> CarSegModel:
     """An untrained carseg model (``size`` x ``size`` input, random encoder), its weights drawn from `UNTRAINED_SEED`."""
     import keras
 
