@@ -31,6 +31,22 @@ if TYPE_CHECKING:
 DEFAULT_MODEL = str(BUNDLED_DIR / "carseg-unet-mobilenetv2")
 """The bundled, trained default model (a folder inside the package; works offline)."""
 
+
+def bundled_model_backend() -> str | None:
+    """The runtime for the bundled default model when none is asked for: its ONNX export if ONNX Runtime is
+    installed, else None (Keras).
+
+    The bundled folder ships ``model.onnx`` exported from its own Keras weights (a test checks they agree):
+    the same network, started in ~1 s without importing TensorFlow (~11 s), in a third of the memory, and
+    faster per photo on a CPU. The CLI and the demo use it; the library's default stays Keras.
+    """
+    import importlib.util
+
+    if (Path(DEFAULT_MODEL) / "model.onnx").is_file() and importlib.util.find_spec("onnxruntime") is not None:
+        return "onnx"
+    return None
+
+
 ERROR_HANDLING = ("raise", "return")
 """What `CarSegModel.predict_batch` does with a photo it cannot use: raise, or return a `PhotoError` in its place."""
 

@@ -61,6 +61,7 @@ from carseg_model.files import atomic_write  # noqa: E402
 from carseg_model.heap import share_heaps_between_threads  # noqa: E402
 from carseg_model.hub import BUNDLED_DIR, looks_like_path, resolve_model_folder  # noqa: E402
 from carseg_model.image_io import open_photo  # noqa: E402
+from carseg_model.model import bundled_model_backend  # noqa: E402
 from carseg_model.ports import port_problem  # noqa: E402
 
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
@@ -781,9 +782,10 @@ def batch_tab(space: CarSegSpace) -> None:
 
 
 def load_model(name: str) -> CarSegModel:
-    """Load the model, refusing photos above `MAX_PIXELS`, and run it once, so the first visitor does not
-    wait for TensorFlow's tracing."""
-    model = CarSegModel.from_pretrained(name, max_pixels=MAX_PIXELS)
+    """Load the model (the bundled one on ONNX Runtime when installed: `bundled_model_backend`), refusing
+    photos above `MAX_PIXELS`, and run it once, so the first visitor does not wait for the runtime's warm-up."""
+    backend = bundled_model_backend() if name == DEFAULT_MODEL else None
+    model = CarSegModel.from_pretrained(name, backend=backend, max_pixels=MAX_PIXELS)
     model.predict(np.zeros((64, 64, 3), dtype=np.uint8))
     return model
 

@@ -326,6 +326,19 @@ def test_the_space_refuses_huge_photos_and_keeps_only_small_arrays(
         space.predict(str(huge))
 
 
+def test_the_space_serves_the_bundled_model_without_tensorflow() -> None:
+    """The bundled model runs on its ONNX export (when ONNX Runtime is installed): no TensorFlow in the server."""
+    photo = REPO / "space" / "examples" / "node-opencv_car1.jpg"
+    script = (
+        f"import importlib.util, sys\nspec = importlib.util.spec_from_file_location('space_app', {str(APP)!r})\n"
+        "app = importlib.util.module_from_spec(spec); sys.modules['space_app'] = app; spec.loader.exec_module(app)\n"
+        f"result = app.load_model(app.DEFAULT_MODEL).predict({str(photo)!r})\n"
+        "assert result.car_fraction > 0.1 and 'tensorflow' not in sys.modules\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
 def test_the_page_names_the_bundled_model_and_its_non_commercial_licence(app_module) -> None:
     facts = app_module.ModelFacts.of(app_module.DEFAULT_MODEL)
     assert (facts.name, facts.license) == ("carseg-unet-mobilenetv2", "cc-by-nc-4.0")

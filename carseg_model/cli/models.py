@@ -40,19 +40,11 @@ def load_runtime_model(args: argparse.Namespace) -> CarSegModel:
 
 
 def runtime_backend(args: argparse.Namespace) -> str | None:
-    """``--backend`` if given; for the bundled model, its ONNX export when ONNX Runtime is installed.
-
-    The bundled folder ships ``model.onnx`` exported from its own Keras weights (a test checks they
-    agree): the same network, but a command starts in ~2 s instead of the ~15 s TensorFlow takes to
-    import and build, which is most of a short job's time. Any other model runs as ``--backend`` says.
-    """
-    import importlib.util
-    from pathlib import Path
-
-    from carseg_model import DEFAULT_MODEL
+    """``--backend`` if given; for the bundled model, `bundled_model_backend` (its ONNX export when ONNX
+    Runtime is installed: a command starts in ~2 s instead of the ~15 s TensorFlow takes to import and
+    build, which is most of a short job's time). Any other model runs as ``--backend`` says."""
+    from carseg_model.model import bundled_model_backend
 
     if args.backend or args.model or args.model_quantize:
         return args.backend
-    if (Path(DEFAULT_MODEL) / "model.onnx").is_file() and importlib.util.find_spec("onnxruntime") is not None:
-        return "onnx"
-    return None
+    return bundled_model_backend()
