@@ -27,18 +27,23 @@ def test_cuda_comes_first_only_when_onnx_runtime_has_it_and_a_gpu_is_visible(ava
     assert execution_providers(available, visible) == expected
 
 
-def test_onnx_backend_asks_onnx_runtime_for_the_chosen_providers(monkeypatch):
+def test_onnx_backend_asks_onnx_runtime_for_the_chosen_providers_without_spinning_threads(monkeypatch):
     sessions = []
+
+    class Options(types.SimpleNamespace):
+        def add_session_config_entry(self, key, value):
+            setattr(self, key, value)
 
     class Session:
         def __init__(self, path, options, providers):
+            assert getattr(options, "session.intra_op.allow_spinning") == "0"
             sessions.append(providers)
 
         def get_inputs(self):
             return [types.SimpleNamespace(name="input")]
 
     fake = types.SimpleNamespace(
-        SessionOptions=types.SimpleNamespace, InferenceSession=Session, get_available_providers=lambda: [CUDA, CPU]
+        SessionOptions=Options, InferenceSession=Session, get_available_providers=lambda: [CUDA, CPU]
     )
     monkeypatch.setitem(sys.modules, "onnxruntime", fake)
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
