@@ -30,13 +30,19 @@ RADIUS_PER_STEP = 2.0
 
 
 def working_size(size: tuple[int, int], pixels: int = WORKING_PIXELS) -> tuple[int, int]:
-    """``(height, width)`` of ``size`` divided by the smallest of 1, 2, 4, 8, ... that brings it to at
-    most ``pixels`` pixels, rounded up: the sizes a JPEG decoder shrinks to by itself (no resize needed)."""
+    """``(height, width)`` of ``size`` divided by `working_divisor`, rounded up: the sizes a JPEG
+    decoder shrinks to by itself (no resize needed)."""
+    divisor = working_divisor(size, pixels)
+    return -(-size[0] // divisor), -(-size[1] // divisor)
+
+
+def working_divisor(size: tuple[int, int], pixels: int) -> int:
+    """The smallest of 1, 2, 4, 8, ... that divides ``size = (height, width)`` (rounding up) to at most ``pixels`` pixels."""
     height, width = size
     divisor = 1
     while -(-height // divisor) * -(-width // divisor) > pixels:
         divisor *= 2
-    return -(-height // divisor), -(-width // divisor)
+    return divisor
 
 
 def refine_alpha(guide: np.ndarray, coarse: np.ndarray, network_shape: tuple[int, int]) -> np.ndarray:
@@ -68,9 +74,11 @@ def foreground_colours(image: np.ndarray, alpha: np.ndarray, rows: np.ndarray, c
     with a wide and a narrow box blur, at up to `COLOUR_PIXELS`, sampled bilinearly at the
     asked pixels (the border pixels, 0 < alpha < 255, where the photo's colour is a mix).
     """
-    size = working_size(image.shape[:2], COLOUR_PIXELS)
-    small = cv2.resize(image, size[::-1], interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
-    weight = cv2.resize(alpha, size[::-1], interpolation=cv2.INTER_AREA).astype(np.float32) / np.float32(255.0)
+    divisor = working_divisor(image.shape[:2], COLOUR_PIXELS)
+    size = tuple(max(1, side // divisor) for side in image.shape[:2])  # whole blocks: OpenCV's fast area path
+    kept = tuple(min(side, part * divisor) for side, part in zip(image.shape[:2], size))  # the pixels they cover
+    small = _shrink(image[: kept[0], : kept[1]], size).astype(np.float32) / 255.0
+    weight = _shrink(alpha[: kept[0], : kept[1]], size).astype(np.float32) / np.float32(255.0)
     weight = cv2.merge((weight, weight, weight))  # one alpha per colour channel, for OpenCV's arithmetic
     foreground, background = small, small
     for radius in (max(3, max(size) // 20), max(2, max(size) // 300)):
@@ -79,8 +87,8 @@ def foreground_colours(image: np.ndarray, alpha: np.ndarray, rows: np.ndarray, c
     padded = -(-count // width) * width
     map_x = np.zeros(padded, np.float32)
     map_y = np.zeros(padded, np.float32)
-    map_x[:count] = (columns + 0.5) * (size[1] / image.shape[1]) - 0.5
-    map_y[:count] = (rows + 0.5) * (size[0] / image.shape[0]) - 0.5
+    map_x[:count] = (columns + 0.5) * (size[1] / kept[1]) - 0.5
+    map_y[:count] = (rows + 0.5) * (size[0] / kept[0]) - 0.5
     sampled = cv2.remap(
         foreground,
         map_x.reshape(-1, width),
@@ -89,6 +97,13 @@ def foreground_colours(image: np.ndarray, alpha: np.ndarray, rows: np.ndarray, c
         borderMode=cv2.BORDER_REPLICATE,
     )
     return np.clip(sampled.reshape(-1, 3)[:count] * 255.0 + 0.5, 0, 255).astype(np.uint8)
+
+
+def _shrink(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``image`` averaged down to ``size`` (unchanged when it is that size already)."""
+    if image.shape[:2] == size:
+        return image
+    return cv2.resize(image, size[::-1], interpolation=cv2.INTER_AREA)
 
 
 def _blur_fusion(

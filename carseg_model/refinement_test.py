@@ -36,3 +36,21 @@ def test_border_colours_lose_the_old_background():
     assert colours.shape == (rows.size, 3)
     mixed_distance = np.abs(photo[rows, columns].astype(int) - car).sum(axis=1).mean()
     assert np.abs(colours.astype(int) - car).sum(axis=1).mean() < mixed_distance / 2
+
+
+def test_border_colours_at_reduced_size_cover_the_last_rows_and_columns():
+    """A region above `COLOUR_PIXELS` is estimated in whole 2x2 blocks: an odd last row and column are covered too."""
+    car, background = np.array([220, 30, 30]), np.array([30, 30, 220])
+    alpha = np.zeros((701, 1001), np.uint8)  # 0.7 MP: estimated at half size; 701 and 1001 are odd
+    alpha[:, 500:] = 255
+    alpha[:, 490:500] = 128
+    weight = alpha[:, :, None] / 255.0
+    photo = (car * weight + background * (1 - weight)).astype(np.uint8)
+    rows, columns = np.nonzero((alpha > 0) & (alpha < 255))
+    colours = foreground_colours(photo, alpha, rows, columns)
+    last = rows == 700  # beyond the 350 whole blocks of 2 rows
+    assert last.any()
+    distance = np.abs(colours.astype(int) - car).sum(axis=1)
+    mixed_distance = np.abs(photo[rows, columns].astype(int) - car).sum(axis=1)
+    assert distance[last].mean() < mixed_distance[last].mean() / 2
+    assert distance.mean() < mixed_distance.mean() / 2

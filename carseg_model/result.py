@@ -136,7 +136,7 @@ class SegmentationResult:
         pieces = main_car_pieces(self.mask)
         if pieces is None:
             return self
-        alpha = np.where(self._near_the_mask(pieces), self.alpha, np.uint8(0))  # the kept car's soft border too
+        alpha = self._near_the_mask(pieces, self.alpha)  # the kept car's soft border too
         return replace(self, _cache={f"alpha-{self.refine_edges}": alpha})
 
     def crop(self, margin: float = 0.05) -> SegmentationResult:
@@ -238,13 +238,25 @@ class SegmentationResult:
         """The cut-out's alpha: the hard mask, or `alpha` next to the mask through `_CUTOUT_ALPHA_CURVE`."""
         if not soft_edges:
             return self.mask_image()
-        near = self._near_the_mask(self.mask)
-        return cv2.LUT(np.where(near, self.alpha, np.uint8(0)), _CUTOUT_ALPHA_CURVE)
+        return self._near_the_mask(self.mask, self.alpha, _CUTOUT_ALPHA_CURVE)
 
-    def _near_the_mask(self, mask: np.ndarray) -> np.ndarray:
-        """``mask`` widened by the soft border an upsampled alpha has (blobs below the threshold stay out)."""
+    def _near_the_mask(self, mask: np.ndarray, alpha: np.ndarray, curve: np.ndarray | None = None) -> np.ndarray:
+        """``alpha`` (through the lookup table ``curve``, if given) where it is near ``mask``, 0 elsewhere.
+
+        Near is ``mask`` widened by the soft border an upsampled alpha has, so blobs below the
+        threshold stay out. Only the mask's box, widened as much, is worked on.
+        """
         reach = 2 * self._upsampling_step() + 1
-        return cv2.dilate(mask.view(np.uint8), np.ones((reach, reach), np.uint8)).view(bool)
+        kept = np.zeros(self.size, np.uint8)
+        left, top, width, height = cv2.boundingRect(mask.view(np.uint8))
+        if width == 0:
+            return kept
+        pad = reach // 2
+        region = (slice(max(0, top - pad), top + height + pad), slice(max(0, left - pad), left + width + pad))
+        near = cv2.dilate(mask[region].view(np.uint8), np.ones((reach, reach), np.uint8))
+        inside = cv2.bitwise_and(alpha[region], alpha[region], mask=near)
+        kept[region] = inside if curve is None else cv2.LUT(inside, curve)
+        return kept
 
     def _car_colours(self, alpha: np.ndarray, region: tuple[slice, slice]) -> np.ndarray:
         """RGB of the car in ``region``: the photo where alpha is 255, estimated foreground on the

@@ -134,3 +134,20 @@ def test_threads_sharing_a_result_make_its_full_size_alpha_once(result, monkeypa
     with ThreadPoolExecutor(4) as pool:
         masks = list(pool.map(lambda _: result.mask, range(8)))
     assert len(calls) == 1 and all(mask is masks[0] for mask in masks)
+
+
+def test_soft_cutout_border_reaches_the_photo_edges():
+    """A car cut off by the photo's edges: its soft border is kept up to the edge, blobs far away are not."""
+    image = np.full((90, 120, 3), 100, np.uint8)
+    network = np.zeros((9, 12), np.float32)
+    network[4:, 6:] = 0.9  # the car runs off the bottom-right corner
+    network[0, 0] = 0.3  # a faint blob in the far corner
+    result = SegmentationResult.from_arrays(image, network, refine_edges=False)
+    alpha = result.cutout()[:, :, 3]
+    step = 10  # photo pixels per network pixel
+    assert alpha[-1, -1] == 255 and alpha[60, 100] == 255
+    border = (result.alpha > 0) & ~result.mask
+    near = np.zeros_like(border)
+    near[40 - 2 * step :, 60 - 2 * step :] = True  # within the soft border's reach of the car
+    assert alpha[border & near].any() and not alpha[border & ~near].any()
+    assert not alpha[:10, :10].any()

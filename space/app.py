@@ -60,7 +60,7 @@ from carseg_model.encoding import encode_image  # noqa: E402
 from carseg_model.files import atomic_write  # noqa: E402
 from carseg_model.heap import share_heaps_between_threads  # noqa: E402
 from carseg_model.hub import BUNDLED_DIR, looks_like_path, resolve_model_folder  # noqa: E402
-from carseg_model.image_io import open_photo  # noqa: E402
+from carseg_model.image_io import Photo, open_photo  # noqa: E402
 from carseg_model.model import bundled_model_backend  # noqa: E402
 from carseg_model.ports import port_problem  # noqa: E402
 
@@ -206,27 +206,29 @@ class CarSegSpace:
 
         With ``preview`` (the page's display-size previews come next) the prediction gets the photo at
         display size, made once and kept. Without (full-size images come next), the photo's full-size
-        pixels start decoding in a background thread as soon as the network has run. A reused
-        prediction's photo is opened lazily. Bad files become a `gr.Error` that says why, in the visitor's words.
+        pixels are decoded. Either decode runs in a background thread beside the network. Bad files
+        become a `gr.Error` that says why, in the visitor's words.
         """
         key = file_hash(photo)
         try:
+            opened = open_photo(photo, self.model.config.max_pixels)
             prediction = self.predictions.get(key)
             reused = prediction is not None
-            if reused:
-                result = SegmentationResult(
-                    open_photo(photo, self.model.config.max_pixels),
-                    prediction.network_probabilities,
-                    self.model.config.threshold,
-                )
-            else:
-                start = time.perf_counter()
-                result = self.model.predict(photo)
-                prediction = Prediction(result.network_probabilities, None, result.size, time.perf_counter() - start)
+            shown = None
             if not preview:
-                _CODECS.submit(result.photo.pixels)
-            elif prediction.preview is None:
-                prediction = replace(prediction, preview=preview_pixels(result))
+                _CODECS.submit(opened.pixels)
+            elif not reused or prediction.preview is None:
+                shown = _CODECS.submit(preview_pixels, opened)
+            if not reused:
+                start = time.perf_counter()
+                source = opened.pixels() if opened.decoded else photo  # a JPEG is decoded (reduced) for the network
+                probabilities = self.model.predict(source).network_probabilities
+                prediction = Prediction(probabilities, None, opened.size, time.perf_counter() - start)
+            if shown is not None:
+                prediction = replace(prediction, preview=shown.result())
+            result = SegmentationResult(
+                opened, prediction.network_probabilities, self.model.config.threshold, self.model.config.refine_edges
+            )
         except ImageTooLargeError as error:  # the library's advice (raise max_pixels) is not the visitor's
             size = str(error).split(";")[0].replace(photo, Path(photo).name)
             raise _error(
@@ -243,12 +245,11 @@ class CarSegSpace:
         _, prediction, reused = self.predict(photo, preview=True)
         display = SegmentationResult.from_arrays(prediction.preview, prediction.network_probabilities)
         styled = _drawing(style.apply, display)
-        picture = _drawing(functools.partial(style.composite, checkered=True), styled)
         stem = Path(photo).stem
         before, after, overlay, mask = cache_images(
             {
                 f"{stem}.jpg": lambda: styled.image,
-                f"{stem}_result.jpg": lambda: picture,
+                f"{stem}_result.jpg": lambda: _drawing(functools.partial(style.composite, checkered=True), styled),
                 f"{stem}_overlay.jpg": lambda: _drawing(style.overlay, styled),
                 f"{stem}_mask.png": styled.mask_image,
             }
@@ -382,12 +383,12 @@ def _drawing(draw: Callable[[SegmentationResult], object], result: SegmentationR
 
 
 # ---------------------------------------------------------------- pictures and files
-def preview_pixels(result: SegmentationResult) -> np.ndarray:
+def preview_pixels(photo: Photo) -> np.ndarray:
     """The photo with its long side at most `PREVIEW_LONG_SIDE` (a JPEG is decoded at reduced size)."""
-    height, width = result.size
+    height, width = photo.size
     scale = min(1.0, PREVIEW_LONG_SIDE / max(height, width))
     size = (max(1, round(height * scale)), max(1, round(width * scale)))
-    pixels = result.photo.reduced(size)
+    pixels = photo.reduced(size)
     if pixels.shape[:2] == size:
         return pixels
     return cv2.resize(pixels, size[::-1], interpolation=cv2.INTER_AREA)
@@ -412,8 +413,9 @@ _CACHE_LOCK = threading.Lock()
 def cache_images(drawings: dict[str, Callable[[], np.ndarray]]) -> list[str]:
     """Draw the images and encode each by its name's suffix, all in threads; write them into Gradio's cache
     once all are done (a drawing that fails leaves no file); their paths, in order."""
-    encoded = [(name, _CODECS.submit(_draw_and_encode, draw, Path(name).suffix)) for name, draw in drawings.items()]
-    return [cache_bytes(future.result(), name) for name, future in encoded]
+    futures = [(name, _CODECS.submit(_draw_and_encode, draw, Path(name).suffix)) for name, draw in drawings.items()]
+    encoded = [(name, future.result()) for name, future in futures]
+    return [cache_bytes(data, name) for name, data in encoded]
 
 
 def _draw_and_encode(draw: Callable[[], np.ndarray], suffix: str) -> bytes:

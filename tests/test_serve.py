@@ -277,6 +277,14 @@ def test_an_onnx_server_never_imports_tensorflow(variants, tmp_path):
     assert "imported tensorflow: False" in log.read_text()
 
 
+def test_the_bundled_model_serves_on_its_onnx_export_without_tensorflow(tmp_path):
+    log = tmp_path / "stderr.txt"
+    with carseg_serve(["--no-demo"], log) as (url, process):
+        assert httpx.get(f"{url}/v1/models").json()["models"][0]["backend"] == "onnx"
+        assert decoded(segment(url)).shape == (680, 1024)
+    assert "imported tensorflow: False" in log.read_text()
+
+
 def test_bench_server_quick_runs_against_an_onnx_server(variants, tmp_path):
     folder = variants.exported("transpose-64x64", "onnx")
     command = [

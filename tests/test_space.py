@@ -326,6 +326,24 @@ def test_the_space_refuses_huge_photos_and_keeps_only_small_arrays(
         space.predict(str(huge))
 
 
+def test_drawings_are_written_only_when_all_of_them_succeed(
+    app_module, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A drawing that fails (e.g. a control's bad value) leaves no file of the others in Gradio's cache."""
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path))
+    image = np.full((30, 40, 3), 120, np.uint8)
+
+    def broken() -> np.ndarray:
+        time.sleep(0.2)  # the other drawings are done by now
+        raise app_module.gr.Error("Choose a background image first")
+
+    with pytest.raises(app_module.gr.Error, match="background image"):
+        app_module.cache_images({"a.jpg": lambda: image, "b.png": lambda: image, "c.jpg": broken})
+    assert not [path for path in tmp_path.rglob("*") if path.is_file()]
+    written = app_module.cache_images({"a.jpg": lambda: image, "b.png": lambda: image})
+    assert [Path(path).name for path in written] == ["a.jpg", "b.png"] and all(map(os.path.isfile, written))
+
+
 def test_the_space_serves_the_bundled_model_without_tensorflow() -> None:
     """The bundled model runs on its ONNX export (when ONNX Runtime is installed): no TensorFlow in the server."""
     photo = REPO / "space" / "examples" / "node-opencv_car1.jpg"

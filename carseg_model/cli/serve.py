@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from carseg_model.cli.errors import EXIT_FAILED, EXIT_OK, UsageError
-from carseg_model.cli.models import load_model
+from carseg_model.cli.models import load_model, runtime_backend
 from carseg_model.cli.options import add_model_options, new_command, positive_int
 from carseg_model.ports import port_problem
 
@@ -21,7 +21,8 @@ def add_parser(commands: Any) -> None:
         "POST /v1/segment (multipart field `file`; ?output=mask|cutout|overlay|json, ...), GET /v1/models,\n"
         "GET /healthz, GET /readyz, the docs at /docs and the demo page at /. With CARSEG_API_KEY set,\n"
         "/v1/* and the demo need the header `Authorization: Bearer <key>`.\n"
-        "An exported model (--model model.onnx, or --backend onnx|tflite) serves without TensorFlow.\n\n"
+        "An exported model (--model model.onnx, or --backend onnx|tflite) serves without TensorFlow, and so\n"
+        "does the bundled model (its ONNX export) when ONNX Runtime is installed; --backend keras runs Keras.\n\n"
         "  carseg serve --port 8000\n"
         "  curl -F file=@car.jpg 'http://127.0.0.1:8000/v1/segment?output=cutout' -o car.png\n"
         "  carseg serve --model deploy/model.onnx --no-demo --concurrency 4",
@@ -80,12 +81,17 @@ def run(args: argparse.Namespace) -> int:
     share_heaps_between_threads()  # before the thread pools start: RSS stays flat over many requests
     name = args.model or DEFAULT_MODEL
     path = Path(name).expanduser()
-    backend = format_of(path) if path.is_file() else args.backend or "keras"
+    backend = runtime_backend(args)
     model = load_model(
-        name, backend=args.backend, quantize=args.model_quantize, num_threads=args.threads, max_pixels=args.max_pixels
+        name, backend=backend, quantize=args.model_quantize, num_threads=args.threads, max_pixels=args.max_pixels
     )
     try:
-        app = create_app(model, settings, model_id=args.model or Path(DEFAULT_MODEL).name, backend=backend)
+        app = create_app(
+            model,
+            settings,
+            model_id=args.model or Path(DEFAULT_MODEL).name,
+            backend=format_of(path) if path.is_file() else backend or "keras",
+        )
     except DemoUnavailableError as error:
         raise UsageError(str(error)) from error
     server = uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.port))
