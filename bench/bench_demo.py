@@ -28,6 +28,7 @@ import io
 import json
 import os
 import re
+import secrets
 import socket
 import statistics
 import subprocess
@@ -75,11 +76,13 @@ class DistinctPhotos:
 
 
 class PageClient:
-    """One visitor's HTTP conversation with the demo, as its page has it (Gradio's ``/gradio_api`` routes)."""
+    """One visitor's HTTP conversation with the demo, as its page has it (Gradio's ``/gradio_api`` routes):
+    one session for all its calls, as a page sends its session hash with every event."""
 
     def __init__(self, url: str) -> None:
         self.url = url.rstrip("/")
         self.http = httpx.Client(timeout=120)
+        self.session_hash = secrets.token_hex(6)
 
     def call(self, api_name: str, photo: str, *controls: object) -> list:
         """Upload ``photo``, run ``api_name`` on it with ``controls``, download the files it returns; its outputs."""
@@ -87,7 +90,8 @@ class PageClient:
             upload = self.http.post(f"{self.url}/gradio_api/upload", files={"files": (Path(photo).name, file)})
         upload.raise_for_status()
         data = [{"path": upload.json()[0], "meta": {"_type": "gradio.FileData"}}, *controls]
-        started = self.http.post(f"{self.url}/gradio_api/call/{api_name}", json={"data": data})
+        body = {"data": data, "session_hash": self.session_hash}
+        started = self.http.post(f"{self.url}/gradio_api/call/{api_name}", json=body)
         started.raise_for_status()
         event, outputs = None, None
         with self.http.stream("GET", f"{self.url}/gradio_api/call/{api_name}/{started.json()['event_id']}") as stream:

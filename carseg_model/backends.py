@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from carseg_model.formats import format_of
+from carseg_model.parallel import usable_cores
 
 if TYPE_CHECKING:
     import keras
@@ -93,7 +94,7 @@ class TFLiteBackend:
     """
 
     def __init__(self, path: str | Path, num_threads: int | None = None) -> None:
-        threads = num_threads or _usable_cores()
+        threads = num_threads or usable_cores()
         self._interpreter = _tflite_interpreter_class()(model_path=str(path), num_threads=threads)
         details = self._interpreter.get_input_details()[0]
         self._input = details["index"]
@@ -127,12 +128,6 @@ class TFLiteBackend:
         self._interpreter.set_tensor(self._input, batch)
         self._interpreter.invoke()
         return self._interpreter.get_tensor(self._output)[..., 0].copy()
-
-
-def _usable_cores() -> int:
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
 
 
 def _tflite_interpreter_class() -> type:

@@ -12,8 +12,12 @@ inside the car's box; the result is upsampled to the photo.
 
 from __future__ import annotations
 
+import functools
+
 import cv2
 import numpy as np
+
+from carseg_model.parallel import in_bands
 
 WORKING_PIXELS = 2_100_000
 """Pixels refinement works on: photos above it (a 1080p frame fits) are refined at 1/2, 1/4, ... size and
@@ -60,7 +64,8 @@ def refine_alpha(guide: np.ndarray, coarse: np.ndarray, network_shape: tuple[int
     top, bottom, left, right = region
     gray = cv2.cvtColor(guide[top:bottom, left:right], cv2.COLOR_RGB2GRAY)
     window = coarse[top:bottom, left:right].astype(np.float32) / np.float32(255.0)
-    fitted = cv2.ximgproc.guidedFilter(gray, window, radius, GUIDE_EPSILON * 255.0**2)
+    guided = functools.partial(cv2.ximgproc.guidedFilter, radius=radius, eps=GUIDE_EPSILON * 255.0**2)
+    fitted = in_bands(guided, (gray, window), halo=2 * radius)  # box means of box means: 2 radii around a pixel
     refined = coarse.copy()
     refined[top:bottom, left:right] = np.clip(fitted * 255.0 + 0.5, 0, 255).astype(np.uint8)
     return refined
@@ -80,9 +85,8 @@ def foreground_colours(image: np.ndarray, alpha: np.ndarray, rows: np.ndarray, c
     small = _shrink(image[: kept[0], : kept[1]], size).astype(np.float32) / 255.0
     weight = _shrink(alpha[: kept[0], : kept[1]], size).astype(np.float32) / np.float32(255.0)
     weight = cv2.merge((weight, weight, weight))  # one alpha per colour channel, for OpenCV's arithmetic
-    foreground, background = small, small
-    for radius in (max(3, max(size) // 20), max(2, max(size) // 300)):
-        foreground, background = _blur_fusion(small, foreground, background, weight, radius)
+    radii = (max(3, max(size) // 20), max(2, max(size) // 300))  # a wide pass, then a narrow one
+    foreground = in_bands(functools.partial(_fused_foreground, radii=radii), (small, weight), halo=sum(radii))
     count, width = rows.size, 1024  # remap's maps are images: lay the points out in rows of 1024
     padded = -(-count // width) * width
     map_x = np.zeros(padded, np.float32)
@@ -104,6 +108,14 @@ def _shrink(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     if image.shape[:2] == size:
         return image
     return cv2.resize(image, size[::-1], interpolation=cv2.INTER_AREA)
+
+
+def _fused_foreground(image: np.ndarray, alpha: np.ndarray, radii: tuple[int, ...]) -> np.ndarray:
+    """The foreground colours after a blur-fusion pass of each radius, from ``(h, w, 3)`` float32 colours and alpha."""
+    foreground, background = image, image
+    for radius in radii:
+        foreground, background = _blur_fusion(image, foreground, background, alpha, radius)
+    return foreground
 
 
 def _blur_fusion(
