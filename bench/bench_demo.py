@@ -19,11 +19,18 @@ spends.
 
 Every request sends a photo the server has not seen (its number drawn in black and white blocks in a
 corner), so its prediction cache never answers for the network.
+
+    python bench/bench_demo.py --server-side [CHECKOUT]   # the server's own work, without HTTP
+
+``--server-side`` times, in this process, what the server does for ``/show`` and ``/segment`` (prediction,
+drawing, encoding, writing; no HTTP) for the ``space/app.py`` of CHECKOUT (default: this one): run it in
+two checkouts in turn to compare builds on a host whose speed drifts.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import io
 import json
 import os
@@ -224,12 +231,42 @@ def load(url: str, photos: DistinctPhotos, clients: int, requests: int) -> tuple
     return len(done) / elapsed, statistics.median(done), len(times) - len(done)
 
 
+def server_side(checkout: Path, photos: dict[str, DistinctPhotos], repeats: int) -> list[str]:
+    """Rows of median seconds of ``CHECKOUT/space/app.py``'s own work for /show and /segment, in this process."""
+    sys.path.insert(0, str(checkout))  # its carseg_model, not the installed one
+    spec = importlib.util.spec_from_file_location("space_app", checkout / "space" / "app.py")
+    app = importlib.util.module_from_spec(spec)
+    sys.modules["space_app"] = app  # its dataclasses look their module up
+    spec.loader.exec_module(app)
+    space, style = app.CarSegSpace(app.load_model(app.DEFAULT_MODEL)), app.Style()
+    rows = [f"| {checkout} | server side, no HTTP: median |", "|---|---|"]
+    for label, variants in photos.items():
+        for endpoint, call in {"/show": space.previews, "/segment": space.segment_file}.items():
+            call(variants.next(), style)  # warm-up
+            times = []
+            for _ in range(repeats):
+                photo = variants.next()
+                start = time.perf_counter()
+                call(photo, style)
+                times.append(time.perf_counter() - start)
+            rows.append(f"| {label}: {endpoint} | {statistics.median(times):.3f} s |")
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5, help="photos per round-trip figure (median)")
     parser.add_argument("--sessions", type=int, default=100)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--requests", type=int, default=50, help="requests per client under load")
+    parser.add_argument(
+        "--server-side",
+        nargs="?",
+        const=REPO,
+        type=Path,
+        metavar="CHECKOUT",
+        help="time the server's own work in this process, for CHECKOUT's space/app.py (default: this checkout)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="carseg_bench_demo_") as folder:
         temp = Path(folder)
@@ -239,6 +276,10 @@ def main() -> None:
             "1.5 MP (1500x938)": DistinctPhotos(car, temp / "photos", "car_1p5mp"),
             "12 MP (4032x3024)": DistinctPhotos(car.resize(PHONE_SIZE, Image.LANCZOS), temp / "photos", "car_12mp"),
         }
+        if args.server_side:
+            os.environ["GRADIO_TEMP_DIR"] = str(temp / "gradio_tmp")
+            print("\n".join(server_side(args.server_side.resolve(), photos, args.repeats)))
+            return
         small = DistinctPhotos(Image.open(EXAMPLES / "node-opencv_car1.jpg"), temp / "photos", "car_1024")
         process, url = start_server(temp)
         try:

@@ -205,9 +205,10 @@ class CarSegSpace:
         """The full-size result for the photo file at ``photo``, its cached `Prediction`, and whether it was reused.
 
         With ``preview`` (the page's display-size previews come next) the prediction gets the photo at
-        display size, made once and kept. Without (full-size images come next), the photo's full-size
-        pixels are decoded. Either decode runs in a background thread beside the network. Bad files
-        become a `gr.Error` that says why, in the visitor's words.
+        display size, made once and kept; it is decoded in a background thread beside the network.
+        Without (full-size images come next), the photo's full-size pixels start decoding in a
+        background thread once the network has run (beside it, the two would only share the cores:
+        measured no faster). Bad files become a `gr.Error` that says why, in the visitor's words.
         """
         key = file_hash(photo)
         try:
@@ -215,9 +216,7 @@ class CarSegSpace:
             prediction = self.predictions.get(key)
             reused = prediction is not None
             shown = None
-            if not preview:
-                _CODECS.submit(opened.pixels)
-            elif not reused or prediction.preview is None:
+            if preview and (not reused or prediction.preview is None):
                 shown = _CODECS.submit(preview_pixels, opened)
             if not reused:
                 start = time.perf_counter()
@@ -226,6 +225,8 @@ class CarSegSpace:
                 prediction = Prediction(probabilities, None, opened.size, time.perf_counter() - start)
             if shown is not None:
                 prediction = replace(prediction, preview=shown.result())
+            elif not preview:
+                _CODECS.submit(opened.pixels)
             result = SegmentationResult(
                 opened, prediction.network_probabilities, self.model.config.threshold, self.model.config.refine_edges
             )

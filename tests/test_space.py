@@ -540,3 +540,13 @@ def test_bench_demo_speaks_the_page_http_protocol_with_distinct_photos(space_url
     assert len(bench._file_urls(segmented)) == 3  # full-size overlay, mask, cut-out
     for outputs in (shown, segmented):
         assert "(reused" not in bench.info_line(outputs) and bench.network_seconds(bench.info_line(outputs)) > 0
+
+
+def test_bench_demo_times_the_server_side_of_a_checkout() -> None:
+    """``bench/bench_demo.py --server-side`` times this checkout's space/app.py in one process, without HTTP."""
+    command = [sys.executable, str(REPO / "bench" / "bench_demo.py"), "--server-side", str(REPO), "--repeats", "1"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = [line for line in done.stdout.splitlines() if line.startswith("| 1") and line.endswith(" s |")]
+    assert len(rows) == 4  # /show and /segment at 1.5 MP and 12 MP
+    assert all(float(row.split("|")[2].strip().removesuffix(" s")) > 0 for row in rows)
