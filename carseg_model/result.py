@@ -136,7 +136,7 @@ class SegmentationResult:
         pieces = main_car_pieces(self.mask)
         if pieces is None:
             return self
-        alpha = self._near_the_mask(pieces, self.alpha)  # the kept car's soft border too
+        alpha = self._alpha_near(pieces, self.alpha)  # the kept car's soft border too
         return replace(self, _cache={f"alpha-{self.refine_edges}": alpha})
 
     def crop(self, margin: float = 0.05) -> SegmentationResult:
@@ -238,9 +238,9 @@ class SegmentationResult:
         """The cut-out's alpha: the hard mask, or `alpha` next to the mask through `_CUTOUT_ALPHA_CURVE`."""
         if not soft_edges:
             return self.mask_image()
-        return self._near_the_mask(self.mask, self.alpha, _CUTOUT_ALPHA_CURVE)
+        return self._alpha_near(self.mask, self.alpha, _CUTOUT_ALPHA_CURVE)
 
-    def _near_the_mask(self, mask: np.ndarray, alpha: np.ndarray, curve: np.ndarray | None = None) -> np.ndarray:
+    def _alpha_near(self, mask: np.ndarray, alpha: np.ndarray, curve: np.ndarray | None = None) -> np.ndarray:
         """``alpha`` (through the lookup table ``curve``, if given) where it is near ``mask``, 0 elsewhere.
 
         Near is ``mask`` widened by the soft border an upsampled alpha has, so blobs below the
