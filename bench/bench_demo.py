@@ -43,6 +43,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from itertools import count
 from pathlib import Path
@@ -186,15 +187,24 @@ def round_trips(url: str, photos: DistinctPhotos, repeats: int) -> dict[str, tup
         }
         figures = {}
         for endpoint, call in calls.items():
-            call(photos.next())  # warm-up
-            trips, networks = [], []
-            for _ in range(repeats):
-                start = time.perf_counter()
-                outputs = call(photos.next())
-                trips.append(time.perf_counter() - start)
-                networks.append(network_seconds(info_line(outputs)))
+            timings = timed_calls(call, photos, repeats)
+            trips = [seconds for seconds, _ in timings]
+            networks = [network_seconds(info_line(outputs)) for _, outputs in timings]
             figures[endpoint] = (statistics.median(trips), statistics.median(networks))
         return figures
+
+
+def timed_calls(call: Callable[[str], object], photos: DistinctPhotos, repeats: int) -> list[tuple[float, object]]:
+    """``(seconds, what it returned)`` of ``repeats`` calls on new photos, after one warm-up call; the photo
+    is written before the clock starts."""
+    call(photos.next())
+    timings = []
+    for _ in range(repeats):
+        photo = photos.next()
+        start = time.perf_counter()
+        outputs = call(photo)
+        timings.append((time.perf_counter() - start, outputs))
+    return timings
 
 
 def sessions_rss(url: str, pid: int, photos: DistinctPhotos, sessions: int) -> tuple[float, float]:
@@ -241,15 +251,9 @@ def server_side(checkout: Path, photos: dict[str, DistinctPhotos], repeats: int)
     space, style = app.CarSegSpace(app.load_model(app.DEFAULT_MODEL)), app.Style()
     rows = [f"| {checkout} | server side, no HTTP: median |", "|---|---|"]
     for label, variants in photos.items():
-        for endpoint, call in {"/show": space.previews, "/segment": space.segment_file}.items():
-            call(variants.next(), style)  # warm-up
-            times = []
-            for _ in range(repeats):
-                photo = variants.next()
-                start = time.perf_counter()
-                call(photo, style)
-                times.append(time.perf_counter() - start)
-            rows.append(f"| {label}: {endpoint} | {statistics.median(times):.3f} s |")
+        for endpoint, work in {"/show": space.previews, "/segment": space.segment_file}.items():
+            timings = timed_calls(lambda photo, work=work: work(photo, style), variants, repeats)
+            rows.append(f"| {label}: {endpoint} | {statistics.median(seconds for seconds, _ in timings):.3f} s |")
     return rows
 
 
