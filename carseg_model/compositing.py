@@ -70,14 +70,21 @@ def paint_overlay(
     if width == 0:
         return painted
     region, car = painted[top : top + height, left : left + width], mask[top : top + height, left : left + width]
-    tint = (*(channel * opacity for channel in color), 0)
-    cv2.copyTo(cv2.add(cv2.convertScaleAbs(region, alpha=1.0 - opacity), tint), car, region)  # into `painted`
+    cv2.copyTo(cv2.LUT(region, _tint_table(color, opacity)), car, region)  # into `painted`
     if outline_width is None:
         outline_width = max(1, round(min(mask.shape) / 250))
     if outline_width > 0:
         contours, _ = cv2.findContours(car, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE, offset=(left, top))
         cv2.drawContours(painted, contours, -1, color, outline_width, cv2.LINE_AA)
     return painted
+
+
+def _tint_table(color: tuple[int, int, int], opacity: float) -> np.ndarray:
+    """A `cv2.LUT` table ``(1, 256, 3)``: each channel's value ``v`` -> ``v * (1 - opacity) + color * opacity``,
+    rounded (one table lookup per pixel instead of a scale and an add)."""
+    values = np.arange(256, dtype=np.float32)[:, None]
+    table = np.round(values * np.float32(1.0 - opacity)) + np.round(np.asarray(color, np.float64) * opacity)
+    return np.clip(table, 0, 255).astype(np.uint8)[None]
 
 
 def blend(foreground: np.ndarray, background: np.ndarray, alpha: np.ndarray) -> np.ndarray:

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from carseg_model.compositing import background_image, blend, contact_shadow, darken
+from carseg_model.compositing import background_image, blend, contact_shadow, darken, paint_overlay
 
 PHOTO = np.random.default_rng(0).integers(0, 255, (60, 80, 3), np.uint8)
 
@@ -33,3 +33,15 @@ def test_blend_and_darken():
     white, black = np.full((1, 3, 3), 255, np.uint8), np.zeros((1, 3, 3), np.uint8)
     assert blend(white, black, alpha)[0, :, 0].tolist() == [0, 255, 128]
     assert darken(white, alpha)[0, :, 0].tolist() == [255, 0, 127]
+
+
+def test_overlay_tints_car_pixels_by_opacity_and_leaves_the_rest():
+    image = np.tile(np.arange(256, dtype=np.uint8), (3, 1)).T.reshape(16, 16, 3).copy()  # every value
+    mask = np.zeros((16, 16), np.uint8)
+    mask[4:12, 4:12] = 1
+    for opacity in (0.0, 0.33, 0.5, 0.8, 1.0):
+        painted = paint_overlay(image, mask, (255, 40, 120), opacity, outline_width=0)
+        expected = np.clip(np.round(image * (1 - opacity) + np.array([255, 40, 120]) * opacity), 0, 255)
+        car = mask.astype(bool)
+        assert np.abs(painted[car].astype(int) - expected[car]).max() <= 1  # rounded once or twice
+        assert np.array_equal(painted[~car], image[~car])

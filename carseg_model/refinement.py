@@ -32,6 +32,10 @@ GUIDE_EPSILON = 1e-2
 RADIUS_PER_STEP = 2.0
 """Guided-filter radius in network-output pixels: how far a border can move onto a photo edge."""
 
+NOISE_ALPHA = 8
+"""Upsampled alpha below this (3 %) is the network's noise floor, not a car: only the box around the
+pixels at or above it is filtered (the rest of a photo keeps its upsampled alpha, under 3 %)."""
+
 
 def working_size(size: tuple[int, int], pixels: int = WORKING_PIXELS) -> tuple[int, int]:
     """``(height, width)`` of ``size`` divided by `working_divisor`, rounded up: the sizes a JPEG
@@ -54,11 +58,12 @@ def refine_alpha(guide: np.ndarray, coarse: np.ndarray, network_shape: tuple[int
 
     ``network_shape`` is the network output's ``(h, w)``: the filter radius is one of its
     pixels, as seen at the guide's size. Pixels far from any border (alpha 0 or 255 over the
-    whole window) keep their value; only the car's box, widened by the radius, is filtered.
+    whole window) keep their value; only the box around the pixels at or above `NOISE_ALPHA`,
+    widened by the filter's reach, is filtered.
     Returns uint8 alpha of ``guide``'s size.
     """
     radius = max(2, round(RADIUS_PER_STEP * max(guide.shape[0] / network_shape[0], guide.shape[1] / network_shape[1])))
-    region = _box_around(coarse > 0, margin=2 * radius)
+    region = _box_around(coarse >= NOISE_ALPHA, margin=2 * radius)
     if region is None:
         return coarse
     top, bottom, left, right = region
@@ -84,23 +89,32 @@ def foreground_colours(image: np.ndarray, alpha: np.ndarray, rows: np.ndarray, c
     kept = tuple(min(side, part * divisor) for side, part in zip(image.shape[:2], size))  # the pixels they cover
     small = _shrink(image[: kept[0], : kept[1]], size).astype(np.float32) / 255.0
     weight = _shrink(alpha[: kept[0], : kept[1]], size).astype(np.float32) / np.float32(255.0)
-    weight = cv2.merge((weight, weight, weight))  # one alpha per colour channel, for OpenCV's arithmetic
-    radii = (max(3, max(size) // 20), max(2, max(size) // 300))  # a wide pass, then a narrow one
-    foreground = in_bands(functools.partial(_fused_foreground, radii=radii), (small, weight), halo=sum(radii))
     count, width = rows.size, 1024  # remap's maps are images: lay the points out in rows of 1024
     padded = -(-count // width) * width
     map_x = np.zeros(padded, np.float32)
     map_y = np.zeros(padded, np.float32)
     map_x[:count] = (columns + 0.5) * (size[1] / kept[1]) - 0.5
     map_y[:count] = (rows + 0.5) * (size[0] / kept[0]) - 0.5
-    sampled = cv2.remap(
+    radii = (max(3, max(size) // 20), max(2, max(size) // 300))  # a wide pass, then a narrow one
+    fused = functools.partial(_fused_foreground, radii=radii)
+    sampled = _sampled_pixels(rows, columns, divisor, size)
+    foreground = in_bands(fused, (small, weight, sampled), halo=sum(radii))
+    sampled_colours = cv2.remap(
         foreground,
         map_x.reshape(-1, width),
         map_y.reshape(-1, width),
         cv2.INTER_LINEAR,
         borderMode=cv2.BORDER_REPLICATE,
     )
-    return np.clip(sampled.reshape(-1, 3)[:count] * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    return np.clip(sampled_colours.reshape(-1, 3)[:count] * 255.0 + 0.5, 0, 255).astype(np.uint8)
+
+
+def _sampled_pixels(rows: np.ndarray, columns: np.ndarray, divisor: int, size: tuple[int, int]) -> np.ndarray:
+    """``(h, w)`` bool: the pixels of the image shrunk ``divisor`` times to ``size`` that bilinear sampling
+    at the full-size pixels ``(rows, columns)`` reads: each one's block and the blocks around it."""
+    blocks = np.zeros(size, np.uint8)
+    blocks[np.minimum(rows // divisor, size[0] - 1), np.minimum(columns // divisor, size[1] - 1)] = 1
+    return cv2.dilate(blocks, np.ones((3, 3), np.uint8)).view(bool)
 
 
 def _shrink(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -110,28 +124,59 @@ def _shrink(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return cv2.resize(image, size[::-1], interpolation=cv2.INTER_AREA)
 
 
-def _fused_foreground(image: np.ndarray, alpha: np.ndarray, radii: tuple[int, ...]) -> np.ndarray:
-    """The foreground colours after a blur-fusion pass of each radius, from ``(h, w, 3)`` float32 colours and alpha."""
-    foreground, background = image, image
-    for radius in radii:
-        foreground, background = _blur_fusion(image, foreground, background, alpha, radius)
+def _fused_foreground(image: np.ndarray, alpha: np.ndarray, wanted: np.ndarray, radii: tuple[int, ...]) -> np.ndarray:
+    """The foreground colours after a blur-fusion pass of each radius, at the ``wanted`` pixels (0 elsewhere).
+
+    ``image`` is ``(h, w, 3)`` float32, ``alpha`` ``(h, w)`` float32 and ``wanted`` ``(h, w)`` bool. A pass
+    reads the previous pass's colours only within its own radius of the pixels it gives, so each
+    pass before the last is computed on the last one's pixels widened by the radii after it: the
+    box blurs run over the whole image, the per-pixel arithmetic only where it is needed.
+    """
+    needed = [wanted]
+    for radius in reversed(radii[1:]):
+        window = np.ones((2 * radius + 1, 2 * radius + 1), np.uint8)
+        needed.insert(0, cv2.dilate(needed[0].view(np.uint8), window).view(bool))
+    foreground_part = cv2.multiply(image, cv2.merge((alpha, alpha, alpha)))  # F·α and B·(1−α), with F = B = I
+    background_part = image - foreground_part
+    for radius, where in zip(radii, needed):
+        foreground, foreground_part, background_part = _blur_fusion(
+            image, alpha, foreground_part, background_part, radius, where
+        )
     return foreground
 
 
 def _blur_fusion(
-    image: np.ndarray, foreground: np.ndarray, background: np.ndarray, alpha: np.ndarray, radius: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """One pass on ``(h, w, 3)`` float32 colours and alpha (OpenCV's arithmetic: faster than numpy broadcasting)."""
+    image: np.ndarray,
+    alpha: np.ndarray,
+    foreground_part: np.ndarray,
+    background_part: np.ndarray,
+    radius: int,
+    where: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One pass from the colours' shares ``F·α`` and ``B·(1−α)``: the new ``F``, ``F·α`` and ``B·(1−α)``,
+    at the ``where`` pixels (0 elsewhere)."""
     kernel = (2 * radius + 1, 2 * radius + 1)
-    blurred_alpha = cv2.blur(alpha, kernel)
-    transparency = 1.0 - alpha
-    blurred_foreground = cv2.divide(cv2.blur(cv2.multiply(foreground, alpha), kernel), blurred_alpha + 1e-5)
-    blurred_background = cv2.divide(
-        cv2.blur(cv2.multiply(background, transparency), kernel), (1.0 + 1e-5) - blurred_alpha
+    pixels = np.flatnonzero(where)  # flat indices: gathering rows of (h * w, 3) views is the fast numpy path
+
+    def at_pixels(values: np.ndarray) -> np.ndarray:
+        return values.reshape(-1, values.shape[2] if values.ndim == 3 else 1)[pixels]
+
+    def scattered(values: np.ndarray) -> np.ndarray:
+        full = np.zeros_like(image)
+        full.reshape(-1, 3)[pixels] = values
+        return full
+
+    blurred_alpha = at_pixels(cv2.blur(alpha, kernel))
+    blurred_foreground = at_pixels(cv2.blur(foreground_part, kernel)) / (blurred_alpha + 1e-5)
+    blurred_background = at_pixels(cv2.blur(background_part, kernel)) / ((1.0 + 1e-5) - blurred_alpha)
+    pixel_alpha = at_pixels(alpha)
+    residual = at_pixels(image) - pixel_alpha * blurred_foreground - (1.0 - pixel_alpha) * blurred_background
+    foreground = np.clip(blurred_foreground + pixel_alpha * residual, 0.0, 1.0)
+    return (
+        scattered(foreground),
+        scattered(foreground * pixel_alpha),
+        scattered(blurred_background * (1.0 - pixel_alpha)),
     )
-    residual = image - alpha * blurred_foreground - transparency * blurred_background
-    foreground = blurred_foreground + alpha * residual
-    return np.clip(foreground, 0.0, 1.0, out=foreground), blurred_background
 
 
 def _box_around(mask: np.ndarray, margin: int) -> tuple[int, int, int, int] | None:

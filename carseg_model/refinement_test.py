@@ -1,7 +1,7 @@
 import cv2
 import numpy as np
 
-from carseg_model.refinement import foreground_colours, refine_alpha, working_size
+from carseg_model.refinement import NOISE_ALPHA, foreground_colours, refine_alpha, working_size
 
 
 def test_working_size_keeps_the_aspect_and_caps_the_pixels():
@@ -54,3 +54,14 @@ def test_border_colours_at_reduced_size_cover_the_last_rows_and_columns():
     mixed_distance = np.abs(photo[rows, columns].astype(int) - car).sum(axis=1)
     assert distance[last].mean() < mixed_distance[last].mean() / 2
     assert distance.mean() < mixed_distance.mean() / 2
+
+
+def test_alpha_below_the_noise_floor_away_from_the_car_keeps_its_upsampled_value():
+    photo = np.random.default_rng(1).integers(0, 255, (300, 400, 3), np.uint8)  # edges everywhere
+    coarse = np.random.default_rng(2).integers(0, NOISE_ALPHA, (300, 400), np.uint8)  # the network's noise
+    coarse[100:200, 150:250] = 255  # the car
+    refined = refine_alpha(photo, coarse, (30, 40))
+    away = np.ones((300, 400), bool)
+    away[50:250, 100:300] = False  # the car's box widened by more than the filter's reach (2 radii of 20 px)
+    assert np.array_equal(refined[away], coarse[away])
+    assert not np.array_equal(refined[95:205, 145:255], coarse[95:205, 145:255])  # the border is fitted
