@@ -29,6 +29,10 @@ COLOUR_PIXELS = 600_000
 GUIDE_EPSILON = 1e-2
 """Guided-filter regularisation on [0, 1] brightness: smaller follows weaker photo edges."""
 
+SHRUNK_BOX_RADIUS = 8
+"""Border colours' wide box blur runs on the image shrunk by 2, 4, ... while its radius there stays at
+least this (a 125-pixel box as a 33-pixel one at 1/4 size): its means change too slowly to need every pixel."""
+
 RADIUS_PER_STEP = 2.0
 """Guided-filter radius in network-output pixels: how far a border can move onto a photo edge."""
 
@@ -81,32 +85,31 @@ def foreground_colours(image: np.ndarray, alpha: np.ndarray, rows: np.ndarray, c
     freed of the background mixed into its half-transparent borders.
 
     Blur-fusion: two passes of ``F = blur(F·α)/blur(α) + α·(I − α·blur(F) − (1−α)·blur(B))``,
-    with a wide and a narrow box blur, at up to `COLOUR_PIXELS`, sampled bilinearly at the
-    asked pixels (the border pixels, 0 < alpha < 255, where the photo's colour is a mix).
+    with a wide and a narrow box blur (the wide one's means taken at reduced size: `_box_means`), at
+    up to `COLOUR_PIXELS`, sampled bilinearly at the asked pixels (the border pixels, 0 < alpha < 255,
+    where the photo's colour is a mix), and computed only where that sampling reads.
     """
     divisor = working_divisor(image.shape[:2], COLOUR_PIXELS)
     size = tuple(max(1, side // divisor) for side in image.shape[:2])  # whole blocks: OpenCV's fast area path
     kept = tuple(min(side, part * divisor) for side, part in zip(image.shape[:2], size))  # the pixels they cover
-    small = _shrink(image[: kept[0], : kept[1]], size).astype(np.float32) / 255.0
-    weight = _shrink(alpha[: kept[0], : kept[1]], size).astype(np.float32) / np.float32(255.0)
-    count, width = rows.size, 1024  # remap's maps are images: lay the points out in rows of 1024
-    padded = -(-count // width) * width
-    map_x = np.zeros(padded, np.float32)
-    map_y = np.zeros(padded, np.float32)
-    map_x[:count] = (columns + 0.5) * (size[1] / kept[1]) - 0.5
-    map_y[:count] = (rows + 0.5) * (size[0] / kept[0]) - 0.5
+    small = np.multiply(_shrink(image[: kept[0], : kept[1]], size), np.float32(1 / 255), dtype=np.float32)
+    weight = np.multiply(_shrink(alpha[: kept[0], : kept[1]], size), np.float32(1 / 255), dtype=np.float32)
     radii = (max(3, max(size) // 20), max(2, max(size) // 300))  # a wide pass, then a narrow one
-    fused = functools.partial(_fused_foreground, radii=radii)
-    sampled = _sampled_pixels(rows, columns, divisor, size)
-    foreground = in_bands(fused, (small, weight, sampled), halo=sum(radii))
-    sampled_colours = cv2.remap(
-        foreground,
-        map_x.reshape(-1, width),
-        map_y.reshape(-1, width),
-        cv2.INTER_LINEAR,
-        borderMode=cv2.BORDER_REPLICATE,
+    foreground = _fused_foreground(small, weight, _sampled_pixels(rows, columns, divisor, size), radii)
+    x = (columns + 0.5) * (size[1] / kept[1]) - 0.5
+    y = (rows + 0.5) * (size[0] / kept[0]) - 0.5
+    return np.clip(_sample(foreground, x, y) * 255.0 + 0.5, 0, 255).astype(np.uint8)
+
+
+def _sample(image: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``image`` (float32) bilinearly at the points ``(x, y)``, its edges replicated: ``(N, channels)``."""
+    count, width = x.size, 1024  # remap's maps are images: lay the points out in rows of 1024
+    maps = np.zeros((2, -(-count // width) * width), np.float32)
+    maps[0, :count], maps[1, :count] = x, y
+    values = cv2.remap(
+        image, maps[0].reshape(-1, width), maps[1].reshape(-1, width), cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
     )
-    return np.clip(sampled_colours.reshape(-1, 3)[:count] * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    return values.reshape(maps.shape[1], -1)[:count]
 
 
 def _sampled_pixels(rows: np.ndarray, columns: np.ndarray, divisor: int, size: tuple[int, int]) -> np.ndarray:
@@ -130,53 +133,69 @@ def _fused_foreground(image: np.ndarray, alpha: np.ndarray, wanted: np.ndarray, 
     ``image`` is ``(h, w, 3)`` float32, ``alpha`` ``(h, w)`` float32 and ``wanted`` ``(h, w)`` bool. A pass
     reads the previous pass's colours only within its own radius of the pixels it gives, so each
     pass before the last is computed on the last one's pixels widened by the radii after it: the
-    box blurs run over the whole image, the per-pixel arithmetic only where it is needed.
+    box means cover the whole image, the per-pixel arithmetic only the pixels needed.
     """
     needed = [wanted]
     for radius in reversed(radii[1:]):
         window = np.ones((2 * radius + 1, 2 * radius + 1), np.uint8)
         needed.insert(0, cv2.dilate(needed[0].view(np.uint8), window).view(bool))
+
+    def fusion_pass(parts: tuple[np.ndarray, ...], radius: int, where: np.ndarray) -> tuple[np.ndarray, ...]:
+        pixels = np.flatnonzero(where)  # flat indices: rows of (h * w, 3) views gather fastest
+        pixel_alpha = alpha.reshape(-1, 1)[pixels]
+        colour = image.reshape(-1, 3)[pixels]
+        return pixels, pixel_alpha, *_blur_fusion(colour, pixel_alpha, _box_means(parts, radius, pixels))
+
     foreground_part = cv2.multiply(image, cv2.merge((alpha, alpha, alpha)))  # F·α and B·(1−α), with F = B = I
-    background_part = image - foreground_part
-    for radius, where in zip(radii, needed):
-        foreground, foreground_part, background_part = _blur_fusion(
-            image, alpha, foreground_part, background_part, radius, where
-        )
-    return foreground
-
-
-def _blur_fusion(
-    image: np.ndarray,
-    alpha: np.ndarray,
-    foreground_part: np.ndarray,
-    background_part: np.ndarray,
-    radius: int,
-    where: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One pass from the colours' shares ``F·α`` and ``B·(1−α)``: the new ``F``, ``F·α`` and ``B·(1−α)``,
-    at the ``where`` pixels (0 elsewhere)."""
-    kernel = (2 * radius + 1, 2 * radius + 1)
-    pixels = np.flatnonzero(where)  # flat indices: gathering rows of (h * w, 3) views is the fast numpy path
-
-    def at_pixels(values: np.ndarray) -> np.ndarray:
-        return values.reshape(-1, values.shape[2] if values.ndim == 3 else 1)[pixels]
-
-    def scattered(values: np.ndarray) -> np.ndarray:
-        full = np.zeros_like(image)
-        full.reshape(-1, 3)[pixels] = values
-        return full
-
-    blurred_alpha = at_pixels(cv2.blur(alpha, kernel))
-    blurred_foreground = at_pixels(cv2.blur(foreground_part, kernel)) / (blurred_alpha + 1e-5)
-    blurred_background = at_pixels(cv2.blur(background_part, kernel)) / ((1.0 + 1e-5) - blurred_alpha)
-    pixel_alpha = at_pixels(alpha)
-    residual = at_pixels(image) - pixel_alpha * blurred_foreground - (1.0 - pixel_alpha) * blurred_background
-    foreground = np.clip(blurred_foreground + pixel_alpha * residual, 0.0, 1.0)
-    return (
-        scattered(foreground),
-        scattered(foreground * pixel_alpha),
-        scattered(blurred_background * (1.0 - pixel_alpha)),
+    pixels, pixel_alpha, foreground, background = fusion_pass(
+        (alpha, foreground_part, image - foreground_part), radii[0], needed[0]
     )
+    for radius, where in zip(radii[1:], needed[1:]):  # the last pass's colours give this pass's shares
+        foreground_part = _scattered(foreground * pixel_alpha, pixels, image.shape)
+        background_part = _scattered(background * (1.0 - pixel_alpha), pixels, image.shape)
+        pixels, pixel_alpha, foreground, background = fusion_pass(
+            (alpha, foreground_part, background_part), radius, where
+        )
+    return _scattered(foreground, pixels, image.shape)
+
+
+def _blur_fusion(colour: np.ndarray, alpha: np.ndarray, box_means: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """One pass at N pixels: their ``(N, 3)`` colours and ``(N, 1)`` alpha, and the box means of alpha,
+    ``F·α`` and ``B·(1−α)`` around them -> the new foreground and background colours, ``(N, 3)`` each."""
+    blurred_alpha, blurred_foreground, blurred_background = box_means
+    blurred_foreground /= blurred_alpha + 1e-5
+    blurred_background /= (1.0 + 1e-5) - blurred_alpha
+    residual = colour - alpha * blurred_foreground - (1.0 - alpha) * blurred_background
+    return np.clip(blurred_foreground + alpha * residual, 0.0, 1.0), blurred_background
+
+
+def _scattered(values: np.ndarray, pixels: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """An array of ``shape``, 0 but for ``values`` at the flat ``pixels``."""
+    full = np.zeros(shape, values.dtype)  # calloc: pages never written cost nothing
+    full.reshape(-1, values.shape[1])[pixels] = values
+    return full
+
+
+def _box_means(images: tuple[np.ndarray, ...], radius: int, pixels: np.ndarray) -> list[np.ndarray]:
+    """Each image's mean over the box of ``radius`` around the flat ``pixels``: ``(N, channels)`` float32.
+
+    A wide box's mean changes slowly from pixel to pixel, so it is taken on the images shrunk by
+    2, 4, ... (keeping a radius of at least `SHRUNK_BOX_RADIUS` there) and sampled bilinearly.
+    """
+    height, width = images[0].shape[:2]
+    step = 1
+    while radius / (2 * step) >= SHRUNK_BOX_RADIUS:
+        step *= 2
+    if step == 1:
+        kernel = (2 * radius + 1, 2 * radius + 1)
+        return [cv2.blur(image, kernel).reshape(height * width, -1)[pixels] for image in images]
+    size = (-(-height // step), -(-width // step))
+    side = 2 * round(radius / step) + 1
+    rows, columns = np.divmod(pixels, width)
+    x = (columns + 0.5) * (size[1] / width) - 0.5
+    y = (rows + 0.5) * (size[0] / height) - 0.5
+    shrunk = (cv2.resize(image, size[::-1], interpolation=cv2.INTER_AREA) for image in images)
+    return [_sample(cv2.blur(image, (side, side)), x, y) for image in shrunk]
 
 
 def _box_around(mask: np.ndarray, margin: int) -> tuple[int, int, int, int] | None:
