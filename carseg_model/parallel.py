@@ -31,21 +31,27 @@ def _pool() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=usable_cores(), thread_name_prefix="carseg-band")
 
 
-def in_bands(compute: Callable[..., np.ndarray], images: tuple[np.ndarray, ...], halo: int) -> np.ndarray:
+def in_bands(
+    compute: Callable[..., np.ndarray], images: tuple[np.ndarray, ...], halo: int, align: int = 1
+) -> np.ndarray:
     """``compute(*images)`` for images of one ``(H, W, ...)`` size, in bands across their longer side.
 
     ``compute`` must return an array of that size whose every pixel depends only on the pixels
     within ``halo`` of it (e.g. box filters whose radii add up to ``halo``); then the result is the
-    same as in one piece. Images under `BAND_MIN_PIXELS`, or too short for a band per core
+    same as in one piece. A computation on blocks of ``align`` pixels (an image shrunk by
+    ``align``) gets bands and margins that start on multiples of ``align``, so its blocks line up
+    with the whole image's. Images under `BAND_MIN_PIXELS`, or too short for a band per core
     that is longer than its margins, are computed in one piece.
     """
+    halo = -(-halo // align) * align
     height, width = images[0].shape[:2]
     axis = 0 if height >= width else 1
     length = images[0].shape[axis]
     parts = min(usable_cores(), length // (2 * halo + 1))
     if parts < 2 or height * width < BAND_MIN_PIXELS:
         return compute(*images)
-    edges = np.linspace(0, length, parts + 1).round().astype(int)
+    edges = (np.linspace(0, length / align, parts + 1).round() * align).astype(int)
+    edges[-1] = length
 
     def band(index: int) -> np.ndarray:
         start, stop = max(0, edges[index] - halo), min(length, edges[index + 1] + halo)

@@ -95,7 +95,11 @@ def foreground_colours(image: np.ndarray, alpha: np.ndarray, rows: np.ndarray, c
     small = np.multiply(_shrink(image[: kept[0], : kept[1]], size), np.float32(1 / 255), dtype=np.float32)
     weight = np.multiply(_shrink(alpha[: kept[0], : kept[1]], size), np.float32(1 / 255), dtype=np.float32)
     radii = (max(3, max(size) // 20), max(2, max(size) // 300))  # a wide pass, then a narrow one
-    foreground = _fused_foreground(small, weight, _sampled_pixels(rows, columns, divisor, size), radii)
+    wanted = _sampled_pixels(rows, columns, divisor, size)
+    step = _box_step(radii[0])
+    halo = radii[0] + 2 * radii[1] + 3 * step  # the wide box, sampled between blocks; the narrow one, on `needed`
+    fused = functools.partial(_fused_foreground, radii=radii)
+    foreground = in_bands(fused, (small, weight, wanted), halo=halo, align=step)
     x = (columns + 0.5) * (size[1] / kept[1]) - 0.5
     y = (rows + 0.5) * (size[0] / kept[0]) - 0.5
     return np.clip(_sample(foreground, x, y) * 255.0 + 0.5, 0, 255).astype(np.uint8)
@@ -179,23 +183,29 @@ def _scattered(values: np.ndarray, pixels: np.ndarray, shape: tuple[int, ...]) -
 def _box_means(images: tuple[np.ndarray, ...], radius: int, pixels: np.ndarray) -> list[np.ndarray]:
     """Each image's mean over the box of ``radius`` around the flat ``pixels``: ``(N, channels)`` float32.
 
-    A wide box's mean changes slowly from pixel to pixel, so it is taken on the images shrunk by
-    2, 4, ... (keeping a radius of at least `SHRUNK_BOX_RADIUS` there) and sampled bilinearly.
+    A wide box's mean changes slowly from pixel to pixel, so it is taken on the images shrunk
+    `_box_step` times (in whole blocks; a last partial block takes its neighbour's) and sampled bilinearly.
     """
     height, width = images[0].shape[:2]
-    step = 1
-    while radius / (2 * step) >= SHRUNK_BOX_RADIUS:
-        step *= 2
+    step = _box_step(radius)
     if step == 1:
         kernel = (2 * radius + 1, 2 * radius + 1)
         return [cv2.blur(image, kernel).reshape(height * width, -1)[pixels] for image in images]
-    size = (-(-height // step), -(-width // step))
+    size = (max(1, height // step), max(1, width // step))
     side = 2 * round(radius / step) + 1
     rows, columns = np.divmod(pixels, width)
-    x = (columns + 0.5) * (size[1] / width) - 0.5
-    y = (rows + 0.5) * (size[0] / height) - 0.5
-    shrunk = (cv2.resize(image, size[::-1], interpolation=cv2.INTER_AREA) for image in images)
+    x, y = (columns + 0.5) / step - 0.5, (rows + 0.5) / step - 0.5
+    shrunk = (_shrink(image[: size[0] * step, : size[1] * step], size) for image in images)
     return [_sample(cv2.blur(image, (side, side)), x, y) for image in shrunk]
+
+
+def _box_step(radius: int) -> int:
+    """1, 2, 4, ...: how many times a box blur of ``radius`` can shrink the image and keep a radius of
+    at least `SHRUNK_BOX_RADIUS`."""
+    step = 1
+    while radius / (2 * step) >= SHRUNK_BOX_RADIUS:
+        step *= 2
+    return step
 
 
 def _box_around(mask: np.ndarray, margin: int) -> tuple[int, int, int, int] | None:

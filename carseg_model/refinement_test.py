@@ -1,6 +1,7 @@
 import cv2
 import numpy as np
 
+from carseg_model import parallel
 from carseg_model.refinement import NOISE_ALPHA, foreground_colours, refine_alpha, working_size
 
 
@@ -65,3 +66,17 @@ def test_alpha_below_the_noise_floor_away_from_the_car_keeps_its_upsampled_value
     away[50:250, 100:300] = False  # the car's box widened by more than the filter's reach (2 radii of 20 px)
     assert np.array_equal(refined[away], coarse[away])
     assert not np.array_equal(refined[95:205, 145:255], coarse[95:205, 145:255])  # the border is fitted
+
+
+def test_border_colours_in_bands_are_those_of_one_piece(monkeypatch):
+    """Each core takes a band of the photo; the wide box's blocks line up with the whole photo's."""
+    rng = np.random.default_rng(3)
+    photo = rng.integers(0, 255, (400, 1001, 3), np.uint8)
+    alpha = np.zeros((400, 1001), np.uint8)
+    cv2.ellipse(alpha, (500, 200), (420, 150), 0, 0, 360, 255, -1)
+    alpha = cv2.GaussianBlur(alpha, (0, 0), 4)  # a soft border all round
+    rows, columns = np.nonzero((alpha > 0) & (alpha < 255))
+    monkeypatch.setattr(parallel, "usable_cores", lambda: 1)
+    whole = foreground_colours(photo, alpha, rows, columns)
+    monkeypatch.setattr(parallel, "usable_cores", lambda: 3)
+    np.testing.assert_array_equal(foreground_colours(photo, alpha, rows, columns), whole)
