@@ -145,10 +145,13 @@ def _fused_foreground(image: np.ndarray, alpha: np.ndarray, wanted: np.ndarray, 
         needed.insert(0, cv2.dilate(needed[0].view(np.uint8), window).view(bool))
 
     def fusion_pass(parts: tuple[np.ndarray, ...], radius: int, where: np.ndarray) -> tuple[np.ndarray, ...]:
-        pixels = np.flatnonzero(where)  # flat indices: rows of (h * w, 3) views gather fastest
-        pixel_alpha = alpha.reshape(-1, 1)[pixels]
-        colour = image.reshape(-1, 3)[pixels]
-        return pixels, pixel_alpha, *_blur_fusion(colour, pixel_alpha, _box_means(parts, radius, pixels))
+        pixels = np.flatnonzero(where)
+        pixel_alpha = _at_pixels(alpha, pixels)
+        return (
+            pixels,
+            pixel_alpha,
+            *_blur_fusion(_at_pixels(image, pixels), pixel_alpha, _box_means(parts, radius, pixels)),
+        )
 
     foreground_part = cv2.multiply(image, cv2.merge((alpha, alpha, alpha)))  # F·α and B·(1−α), with F = B = I
     pixels, pixel_alpha, foreground, background = fusion_pass(
@@ -173,8 +176,14 @@ def _blur_fusion(colour: np.ndarray, alpha: np.ndarray, box_means: list[np.ndarr
     return np.clip(blurred_foreground + alpha * residual, 0.0, 1.0), blurred_background
 
 
+def _at_pixels(image: np.ndarray, pixels: np.ndarray) -> np.ndarray:
+    """``(h, w)`` or ``(h, w, channels)`` ``image`` at the flat ``pixels``: ``(N, channels)`` (rows of a
+    ``(h * w, channels)`` view: numpy's fast gather). `_scattered` puts them back."""
+    return image.reshape(image.shape[0] * image.shape[1], -1)[pixels]
+
+
 def _scattered(values: np.ndarray, pixels: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """An array of ``shape``, 0 but for ``values`` at the flat ``pixels``."""
+    """An array of ``shape``, 0 but for ``values`` at the flat ``pixels`` (the inverse of `_at_pixels`)."""
     full = np.zeros(shape, values.dtype)  # calloc: pages never written cost nothing
     full.reshape(-1, values.shape[1])[pixels] = values
     return full
@@ -190,7 +199,7 @@ def _box_means(images: tuple[np.ndarray, ...], radius: int, pixels: np.ndarray) 
     step = _box_step(radius)
     if step == 1:
         kernel = (2 * radius + 1, 2 * radius + 1)
-        return [cv2.blur(image, kernel).reshape(height * width, -1)[pixels] for image in images]
+        return [_at_pixels(cv2.blur(image, kernel), pixels) for image in images]
     size = (max(1, height // step), max(1, width // step))
     side = 2 * round(radius / step) + 1
     rows, columns = np.divmod(pixels, width)
