@@ -1,12 +1,15 @@
-"""Sweep the edge refinement's two settings on training photos: boundary F and Dice per domain.
+"""Sweep the mask's post-processing on training photos: boundary F and Dice per domain.
 
     python bench/tune_refinement.py --run bench/release_scenes_run --photos 25
 
 The guided filter (`carseg_model.refinement`) has a radius (``RADIUS_PER_STEP`` network-output
-pixels) and a regularisation (``GUIDE_EPSILON``). This runs the network once per photo, then scores
-the mask refined with each pair (and unrefined) against the full-size truth. It uses up to
-``--photos`` photos per dataset from the run's TRAINING split (a seeded sample), so the validation
-photos the model card reports play no part in the choice.
+pixels) and a regularisation (``GUIDE_EPSILON``); the refined alpha is then cut at the config's
+``threshold``. This runs the network once per photo, then scores the mask refined with each pair
+(and unrefined), and the default refinement cut at each of ``--thresholds``, against the full-size
+truth; for the thresholds also the share of pixels marked as car on the run's training car-free
+photos (up to ``--photos`` of them). It uses up to ``--photos`` photos per dataset from the run's
+TRAINING split (a seeded sample), so the validation photos the model card reports play no part in
+the choice.
 """
 
 from __future__ import annotations
@@ -22,12 +25,14 @@ from dataclasses import replace
 from pathlib import Path
 
 from carseg_model import CarSegModel, refinement
-from carseg_model.datasets import DatasetError, find_split, load_mask
-from carseg_model.evaluation import boundary_f, mask_scores
+from carseg_model.datasets import DatasetError, Sample, find_split, load_mask
+from carseg_model.evaluation import boundary_f, car_free_samples, mask_scores
+from carseg_model.training.negatives import find_negatives, split_negatives
 from carseg_model.training.options import RunConfig
 
 RADII = (1.0, 2.0, 3.0, 4.0)
 EPSILONS = (1e-3, 3e-3, 1e-2, 3e-2)
+THRESHOLDS = "0.3,0.35,0.4,0.45,0.5,0.55,0.6"
 
 
 @contextlib.contextmanager
@@ -46,10 +51,19 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--run", type=Path, required=True, help="a training run folder (its data and split)")
     parser.add_argument("--model", help="model folder (default: the bundled model)")
     parser.add_argument("--photos", type=int, default=40, help="training photos per dataset")
+    parser.add_argument(
+        "--thresholds",
+        default=THRESHOLDS,
+        help=f"comma-separated thresholds to cut the refined alpha at ({THRESHOLDS})",
+    )
     args = parser.parse_args(argv)
     try:
+        thresholds = [float(value) for value in args.thresholds.split(",")]
         run = RunConfig.load(args.run)
-        split = find_split(*run.options.sources(), run.options.val_fraction, run.seed, run.options.skip_bad)
+        options = run.options
+        split = find_split(*options.sources(), options.val_fraction, run.seed, options.skip_bad)
+        negatives = [photo for folder in options.negatives for photo in find_negatives(folder, options.skip_bad)]
+        car_free = car_free_samples(split_negatives(negatives, options.val_negatives_fraction, run.seed)[0])
     except (ValueError, DatasetError) as error:
         sys.exit(f"error: {error}")
     by_dataset = defaultdict(list)
@@ -62,6 +76,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         for sample in rng.sample(group, min(args.photos, len(group)))
         if sample.mask_path is not None
     ]
+    car_free = rng.sample(car_free, min(args.photos, len(car_free)))
     model = CarSegModel.from_pretrained(args.model) if args.model else CarSegModel.from_pretrained()
     settings = [None] + [(radius, epsilon) for radius in RADII for epsilon in EPSILONS]
     scores = defaultdict(lambda: defaultdict(list))  # setting -> dataset -> [(boundary F, Dice)]
@@ -75,7 +90,11 @@ def main(argv: Sequence[str] | None = None) -> None:
                 with refinement_settings(*setting):
                     mask = replace(result, _cache={}).mask
             scores[setting][sample.dataset].append((boundary_f(truth, mask), mask_scores(truth, mask)[0]))
+        for threshold in thresholds:
+            mask = result.with_threshold(threshold).mask
+            scores[threshold][sample.dataset].append((boundary_f(truth, mask), mask_scores(truth, mask)[0]))
         print(f"{index + 1}/{len(samples)}", end="\r", file=sys.stderr)
+    marked = marked_shares(model, car_free, thresholds)
     datasets = sorted(by_dataset)
     print(f"{len(samples)} training photos; radius in network-output pixels, epsilon on [0, 1] brightness\n")
     print("| radius | epsilon | " + " | ".join(f"{d} bF | {d} Dice" for d in datasets) + " |")
@@ -88,6 +107,35 @@ def main(argv: Sequence[str] | None = None) -> None:
             cells.append(f"{statistics.mean(v[1] for v in values):.4f}")
         label = "not refined | –" if setting is None else f"{setting[0]:g} | {setting[1]:g}"
         print(f"| {label} | " + " | ".join(cells) + " |")
+    print(
+        f"\nThe default refinement cut at each threshold (the model's: {model.config.threshold:g}); "
+        f"{len(car_free)} training car-free photos\n"
+    )
+    print(
+        "| threshold | "
+        + " | ".join(f"{d} bF | {d} Dice" for d in datasets)
+        + " | car-free: marked share, mean / worst |"
+    )
+    print("|---|" + "---|---|" * len(datasets) + "---|")
+    for threshold in thresholds:
+        cells = []
+        for dataset in datasets:
+            values = scores[threshold][dataset]
+            cells.append(f"{statistics.mean(v[0] for v in values):.4f}")
+            cells.append(f"{statistics.mean(v[1] for v in values):.4f}")
+        shares = marked[threshold]
+        free = f"{statistics.mean(shares):.2%} / {max(shares):.2%}" if shares else "–"
+        print(f"| {threshold:g} | " + " | ".join(cells) + f" | {free} |")
+
+
+def marked_shares(model: CarSegModel, photos: Sequence[Sample], thresholds: Sequence[float]) -> dict[float, list]:
+    """``{threshold: [share of each photo's pixels marked as car]}`` for car-free photos."""
+    shares = defaultdict(list)
+    for sample in photos:
+        result = model.predict(sample.image_path)
+        for threshold in thresholds:
+            shares[threshold].append(float(result.with_threshold(threshold).mask.mean()))
+    return shares
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from collections.abc import Sequence
@@ -22,10 +23,19 @@ from carseg_model.main_car import main_car_pieces
 from carseg_model.preprocessing import upsample_alpha
 from carseg_model.refinement import foreground_colours, refine_alpha, working_size
 
-_CUTOUT_ALPHA_CURVE = np.clip((np.arange(256) - 127.5) * 3.0 + 127.5, 0, 255).round().astype(np.uint8)
-"""Soft cut-out borders are made 3x steeper around 50 %: the upsampled probability fades over
-several photo pixels where the photo shows no edge to follow; this keeps a soft but narrow border
-(and turns the faint tail below ~33 % transparent)."""
+
+@functools.lru_cache(maxsize=16)
+def cutout_alpha_curve(threshold: float) -> np.ndarray:
+    """The lookup table of soft cut-out borders: alpha 3x steeper around the threshold, half transparent there.
+
+    The upsampled probability fades over several photo pixels where the photo shows no edge to
+    follow; this keeps a soft but narrow border (and turns the faint tail a sixth below the threshold
+    transparent), centred where the mask's edge is.
+    """
+    curve = np.clip((np.arange(256) - 255 * threshold) * 3.0 + 127.5, 0, 255).round().astype(np.uint8)
+    curve.flags.writeable = False
+    return curve
+
 
 Box = tuple[int, int, int, int]
 """``(left, top, right, bottom)`` in pixels; right and bottom are exclusive."""
@@ -235,10 +245,10 @@ class SegmentationResult:
         return back
 
     def _cutout_alpha(self, soft_edges: bool) -> np.ndarray:
-        """The cut-out's alpha: the hard mask, or `alpha` next to the mask through `_CUTOUT_ALPHA_CURVE`."""
+        """The cut-out's alpha: the hard mask, or `alpha` next to the mask through `cutout_alpha_curve`."""
         if not soft_edges:
             return self.mask_image()
-        return self._alpha_near(self.mask, self.alpha, _CUTOUT_ALPHA_CURVE)
+        return self._alpha_near(self.mask, self.alpha, cutout_alpha_curve(self.threshold))
 
     def _alpha_near(self, mask: np.ndarray, alpha: np.ndarray, curve: np.ndarray | None = None) -> np.ndarray:
         """``alpha`` (through the lookup table ``curve``, if given) where it is near ``mask``, 0 elsewhere.

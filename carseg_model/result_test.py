@@ -151,3 +151,15 @@ def test_soft_cutout_border_reaches_the_photo_edges():
     near[40 - 2 * step :, 60 - 2 * step :] = True  # within the soft border's reach of the car
     assert alpha[border & near].any() and not alpha[border & ~near].any()
     assert not alpha[:10, :10].any()
+
+
+@pytest.mark.parametrize("threshold", [0.3, 0.5, 0.7])
+def test_soft_cutout_is_half_transparent_where_the_mask_ends(threshold):
+    """The soft border is centred on the mask's edge at any threshold: opaque a little inside, clear a little out."""
+    network = np.tile(np.linspace(0.0, 1.0, 12, dtype=np.float32), (9, 1))  # fades in from left to right
+    result = SegmentationResult.from_arrays(np.full((90, 120, 3), 100, np.uint8), network, threshold, False)
+    alpha, probability = result.cutout()[:, :, 3], result.alpha
+    edge = probability == probability[result.mask].min()  # the faintest pixels still in the mask
+    assert np.all(np.abs(alpha[edge].astype(int) - 128) <= 3 * 2)  # half transparent (one alpha level is 3 here)
+    assert np.all(alpha[probability >= 255 * threshold + 45] == 255)
+    assert np.all(alpha[probability <= 255 * threshold - 45] == 0)

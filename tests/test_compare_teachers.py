@@ -102,10 +102,16 @@ def test_tune_refinement_scores_every_setting_on_training_photos_and_restores_th
     tune = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(tune)
     before = refinement.RADIUS_PER_STEP, refinement.GUIDE_EPSILON
-    tune.main(["--run", str(tiny_run), "--model", str(tiny_model_folder), "--photos", "2"])
+    tune.main(["--run", str(tiny_run), "--model", str(tiny_model_folder), "--photos", "2", "--thresholds", "0.4,0.5"])
     assert (refinement.RADIUS_PER_STEP, refinement.GUIDE_EPSILON) == before
     out = capsys.readouterr().out
     assert out.startswith("2 training photos")  # of the 3 the split trains on
-    rows = [line for line in out.splitlines() if line.startswith("|")][2:]
-    assert len(rows) == 1 + len(tune.RADII) * len(tune.EPSILONS) and rows[0].startswith("| not refined | – |")
-    assert all(line.count("|") == 5 for line in rows)  # radius, epsilon, one dataset's boundary F and Dice
+    settings, thresholds = (
+        [line for line in table.splitlines() if line.startswith("|")][2:]
+        for table in out.split("cut at each threshold")
+    )
+    assert len(settings) == 1 + len(tune.RADII) * len(tune.EPSILONS) and settings[0].startswith("| not refined | – |")
+    assert all(line.count("|") == 5 for line in settings)  # radius, epsilon, one dataset's boundary F and Dice
+    assert "2 training car-free photos" in out  # --photos of the car-free ones the run trains on
+    assert [line.split("|")[1].strip() for line in thresholds] == ["0.4", "0.5"]
+    assert all(line.count("|") == 5 and "% / " in line for line in thresholds)  # bF, Dice, marked share
