@@ -70,7 +70,7 @@ def test_open_photo_matches_load_image_in_every_exif_orientation(photo, orientat
     assert np.abs(reduced.astype(int) - shrunk).mean() < 4  # the same picture, the same way up
     pixels = opened.pixels()
     assert opened.decoded and pixels.shape == expected.shape
-    assert np.abs(pixels.astype(int) - expected).mean() < 1  # OpenCV's and PIL's libjpeg-turbo
+    assert np.abs(pixels.astype(int) - expected).mean() < 1  # simplejpeg's and PIL's libjpeg-turbo
 
 
 def test_open_photo_decodes_other_inputs_at_once(photo):
