@@ -76,7 +76,20 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="also score the model with test-time flip (mirrored photo averaged in)",
     )
+    parser.add_argument(
+        "--test-time-scales",
+        type=_scales,
+        metavar="S,S,...",
+        help="also score the model run at these input scales, averaged (e.g. 1,1.25: config.test_time_scales)",
+    )
     return parser.parse_args(argv)
+
+
+def _scales(text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(value) for value in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected numbers separated by commas, e.g. 1,1.25; got {text!r}") from None
 
 
 def held_out_negatives(
@@ -237,6 +250,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         if args.test_time_flip:
             flipping = CarSegModel(replace(model.config, test_time_flip=True), model.network)
             models["carseg + test-time flip"] = lambda samples: evaluate(flipping, samples)
+        if args.test_time_scales:
+            try:
+                scaling = CarSegModel(model.config.replace(test_time_scales=args.test_time_scales), model.network)
+            except ValueError as error:
+                sys.exit(f"error: {error}")
+            label = ", ".join(f"{scale:g}" for scale in args.test_time_scales)
+            models[f"carseg + test-time scales {label}"] = lambda samples: evaluate(scaling, samples)
         for name, teacher in PEERS.items():
             if not (args.teachers / TEACHER_FILES[teacher][0]).is_file():
                 print(f"skipping {name}: {args.teachers / TEACHER_FILES[teacher][0]} not found")

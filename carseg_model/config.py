@@ -51,6 +51,9 @@ class CarSegConfig:
             (`network_input_size`): a 16:9 frame is not squashed and costs what a 4:3 one does.
         threshold: default probability above which a pixel is "car".
         test_time_flip: also run the mirrored photo and average the two (2x the compute).
+        test_time_scales: run the network on the photo at each of these multiples of the
+            ``"keep_aspect"`` input's sides (``(1.0, 1.25)``: also at 1.56x the pixels) and average the
+            probabilities at the largest run's size; each scale costs its pixels. ``(1.0,)``: one run.
         refine_edges: fit the full-size mask and alpha to the photo's own edges (a guided filter,
             `carseg_model.refinement`); ``False`` upsamples the network's output bilinearly.
         max_pixels: photos with more pixels are refused with a clear error.
@@ -71,6 +74,7 @@ class CarSegConfig:
     input_shape: str = "stretch"
     threshold: float = 0.5
     test_time_flip: bool = False
+    test_time_scales: tuple[float, ...] = (1.0,)
     refine_edges: bool = True
     max_pixels: int = 50_000_000
     card: dict[str, Any] = field(default_factory=dict)
@@ -99,12 +103,18 @@ class CarSegConfig:
             check_threshold(self.threshold)
         except ValueError as error:
             raise ConfigError(str(error)) from None
+        if self.input_shape == "stretch" and self.test_time_scales != (1.0,):
+            raise ConfigError(
+                "test_time_scales needs input_shape='keep_aspect' (a 'stretch' model takes input_size only); "
+                f"got {self.test_time_scales}"
+            )
 
     def replace(self, **changes: Any) -> CarSegConfig:
         """A checked copy with ``changes``: ``model.config = model.config.replace(max_pixels=100_000_000)``.
 
         Meant for the settings that only change how a loaded model predicts (``threshold``,
-        ``test_time_flip``, ``refine_edges``, ``max_pixels``); the architecture fields must match the network.
+        ``test_time_flip``, ``test_time_scales``, ``refine_edges``, ``max_pixels``); the architecture fields must
+        match the network.
         """
         return dataclasses.replace(self, **changes)
 
@@ -155,15 +165,16 @@ class CarSegConfig:
             raise ConfigError(f"{path}: {error}") from None
 
 
-def network_input_size(photo_size: tuple[int, int], config: CarSegConfig) -> tuple[int, int]:
+def network_input_size(photo_size: tuple[int, int], config: CarSegConfig, scale: float = 1.0) -> tuple[int, int]:
     """The ``(height, width)`` the network sees for a photo of ``photo_size = (height, width)``.
 
     ``"stretch"``: always ``config.input_size``. ``"keep_aspect"``: the photo's shape scaled to
-    ``input_size``'s pixel count, each side rounded to the nearest multiple of 32 (at least 32).
+    ``input_size``'s pixel count (times ``scale`` squared: a `test_time_scales` run), each side
+    rounded to the nearest multiple of 32 (at least 32).
     """
     if config.input_shape == "stretch":
         return config.input_size
-    budget = config.input_size[0] * config.input_size[1]
+    budget = config.input_size[0] * config.input_size[1] * scale**2
     scale = math.sqrt(budget / (photo_size[0] * photo_size[1]))
     return tuple(max(32, round(side * scale / 32) * 32) for side in photo_size)  # type: ignore[return-value]
 
@@ -192,6 +203,12 @@ def _positive_ints(count: int) -> Callable[[object], bool]:
     return is_valid
 
 
+def _positive_numbers(value: object) -> bool:
+    if isinstance(value, (str, bytes, dict)) or not hasattr(value, "__len__"):
+        return False
+    return len(value) > 0 and all(_is_number(v) and v > 0 for v in value)  # type: ignore[union-attr]
+
+
 _FIELD_TYPES: dict[str, tuple[Callable[[object], bool], str]] = {
     "input_size": (_positive_ints(2), "(height, width), both positive multiples of 32"),
     "alpha": (lambda v: _is_number(v) and v > 0, "a positive number"),
@@ -206,6 +223,7 @@ _FIELD_TYPES: dict[str, tuple[Callable[[object], bool], str]] = {
     "input_shape": (lambda v: isinstance(v, str), f"one of {INPUT_SHAPES}"),
     "threshold": (_is_number, "a number in [0, 1]"),
     "test_time_flip": (lambda v: isinstance(v, bool), "true or false (a boolean, not a string)"),
+    "test_time_scales": (_positive_numbers, "one or more positive numbers, e.g. (1.0, 1.25)"),
     "refine_edges": (lambda v: isinstance(v, bool), "true or false (a boolean, not a string)"),
     "max_pixels": (_is_positive_int, "a positive whole number of pixels"),
     "card": (lambda v: isinstance(v, dict), "a JSON object (a dict)"),
@@ -219,5 +237,6 @@ _NORMALISE: dict[str, Callable[[Any], Any]] = {
     "input_scale": float,
     "input_offset": float,
     "threshold": float,
+    "test_time_scales": lambda v: tuple(float(x) for x in v),
     "max_pixels": int,
 }

@@ -26,6 +26,10 @@ def test_round_trip_through_json(tmp_path):
         ({"resize_method": "nearest"}, "resize_method"),
         ({"threshold": 1.5}, "threshold"),
         ({"max_pixels": 0}, "max_pixels"),
+        ({"input_shape": "keep_aspect", "test_time_scales": ()}, "test_time_scales must be one or more positive"),
+        ({"input_shape": "keep_aspect", "test_time_scales": (1.0, 0)}, "test_time_scales"),
+        ({"input_shape": "keep_aspect", "test_time_scales": "1.25"}, "test_time_scales"),
+        ({"test_time_scales": (1.0, 1.25)}, "test_time_scales needs input_shape='keep_aspect'"),
     ],
 )
 def test_invalid_values_are_refused(kwargs, message):
@@ -124,6 +128,17 @@ def test_network_input_size_keeps_the_aspect_ratio_at_the_pixel_budget():
     assert network_input_size((1024, 680), aspect) == (416, 288)  # portrait
     assert network_input_size((31, 47), aspect) == (288, 416)  # small photos are enlarged to the budget
     assert network_input_size((10, 4000), aspect)[0] == 32  # a thin strip keeps at least 32 rows
+
+
+def test_test_time_scales_are_saved_as_numbers_and_scale_the_pixel_budget(tmp_path):
+    from carseg_model.config import network_input_size
+
+    config = CarSegConfig(input_size=(320, 384), input_shape="keep_aspect", test_time_scales=[1, np.float32(1.25)])
+    assert config.test_time_scales == (1.0, 1.25)
+    config.save(tmp_path)
+    assert CarSegConfig.load(tmp_path) == config
+    assert json.loads((tmp_path / CONFIG_FILENAME).read_text())["test_time_scales"] == [1.0, 1.25]
+    assert network_input_size((680, 1024), config, 1.25) == (352, 544)  # 1.5625x the (288, 416) budget
 
 
 def test_old_configs_without_input_shape_stretch_as_before():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +21,7 @@ from carseg_model.export import RepresentativeImages, export_network
 from carseg_model.formats import BACKENDS, KERAS_FILES, exported_filename, format_of
 from carseg_model.hub import BUNDLED_DIR, HubOptions, resolve_model_folder
 from carseg_model.image_io import ImageInput, Photo, open_photo
-from carseg_model.preprocessing import network_input
+from carseg_model.preprocessing import average_probabilities, network_input
 from carseg_model.result import SegmentationResult
 from carseg_model.saving import load_network, save_network
 
@@ -116,8 +116,13 @@ class CarSegModel(
         return results
 
     def _probabilities_by_shape(self, photos: list[Photo]) -> Iterator[np.ndarray]:
-        """Network probabilities of each photo, in order; photos of one network input shape share a run."""
-        inputs = [network_input(photo, self.config) for photo in photos]
+        """Network probabilities of each photo, in order (with `test_time_scales`, averaged over the scales)."""
+        runs = [self._probabilities_at_scale(photos, scale) for scale in self.config.test_time_scales]
+        return iter(runs[0] if len(runs) == 1 else [average_probabilities(maps) for maps in zip(*runs)])
+
+    def _probabilities_at_scale(self, photos: list[Photo], scale: float) -> list[np.ndarray]:
+        """Network probabilities of each photo at one input scale; photos of one input shape share a run."""
+        inputs = [network_input(photo, self.config, scale) for photo in photos]
         by_shape: dict[tuple[int, ...], list[int]] = {}
         for index, array in enumerate(inputs):
             by_shape.setdefault(array.shape, []).append(index)
@@ -125,7 +130,7 @@ class CarSegModel(
         for indices in by_shape.values():
             for index, probability in zip(indices, self.predict_probabilities(np.stack([inputs[i] for i in indices]))):
                 outputs[index] = probability
-        return iter(outputs)
+        return outputs
 
     def _open_photo(self, source: ImageInput, errors: str) -> Photo | PhotoError:
         try:
@@ -197,6 +202,7 @@ class CarSegModel(
         num_threads: int | None = None,
         threshold: float | None = None,
         test_time_flip: bool | None = None,
+        test_time_scales: Sequence[float] | None = None,
         refine_edges: bool | None = None,
         max_pixels: int | None = None,
         **hub_options: Any,
@@ -211,8 +217,8 @@ class CarSegModel(
         ``quantize`` picks ``model_fp16.tflite`` / ``model_int8.tflite``). A ``.tflite`` or
         ``.onnx`` file path loads that file with the ``carseg_config.json`` beside it.
         ``num_threads`` caps the CPU threads of the runtime (default: the runtime's own).
-        ``threshold``, ``test_time_flip``, ``refine_edges`` and ``max_pixels`` override the saved config's
-        prediction settings (later: ``model.config = model.config.replace(max_pixels=...)``).
+        ``threshold``, ``test_time_flip``, ``test_time_scales``, ``refine_edges`` and ``max_pixels`` override
+        the saved config's prediction settings (later: ``model.config = model.config.replace(max_pixels=...)``).
         ``hub_options`` are `HubOptions`: ``revision``, ``token``, ``cache_dir``,
         ``local_files_only`` and ``force_download``, as in ``ModelHubMixin.from_pretrained``;
         they are passed to the Hub download (for an exported backend only its file and the
@@ -236,6 +242,7 @@ class CarSegModel(
         settings = {
             "threshold": threshold,
             "test_time_flip": test_time_flip,
+            "test_time_scales": test_time_scales,
             "refine_edges": refine_edges,
             "max_pixels": max_pixels,
         }

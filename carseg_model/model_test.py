@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from carseg_model import (
+    CarSegConfig,
     CarSegModel,
     ConfigError,
     ImageNotFoundError,
@@ -171,6 +172,34 @@ def test_max_pixels_and_other_prediction_settings_can_be_set_when_loading_and_la
         CarSegModel.from_pretrained(model_folder, max_pixels=-5)
     with pytest.raises(TypeError):
         CarSegModel.from_pretrained(model_folder, revison="main")  # a mistyped Hub option is not ignored
+
+
+def test_test_time_scales_average_the_runs_at_the_largest_runs_size(photo, model_folder, tmp_path):
+    """Each scale is one run at that multiple of the aspect-true input's sides; the runs are averaged at the
+    largest one's size, on every backend; a stretch model refuses scales."""
+    import cv2
+
+    aspect = CarSegModel(CarSegConfig(input_size=(64, 64), input_shape="keep_aspect", encoder_weights=None))
+    alone = {
+        scale: CarSegModel(aspect.config.replace(test_time_scales=(scale,)), aspect.network)
+        .predict(photo)
+        .network_probabilities
+        for scale in (1.0, 2.0)
+    }
+    assert alone[1.0].shape == (64, 64) and alone[2.0].shape == (96, 160)  # 1024x680 at 64x64 and 128x128 pixels
+    both = CarSegModel(aspect.config.replace(test_time_scales=(1.0, 2.0)), aspect.network)
+    probabilities = both.predict(photo).network_probabilities
+    expected = (cv2.resize(alone[1.0], (160, 96), interpolation=cv2.INTER_LINEAR) + alone[2.0]) / 2
+    np.testing.assert_allclose(probabilities, expected, atol=1e-6)
+    assert [r.network_probabilities.shape for r in both.predict_batch([photo, photo[:, :500]])] == [
+        (96, 160),
+        (160, 96),
+    ]
+    aspect.export(tmp_path, "onnx")
+    exported = CarSegModel.from_pretrained(tmp_path, backend="onnx", test_time_scales=(1.0, 2.0))
+    np.testing.assert_allclose(exported.predict(photo).network_probabilities, probabilities, atol=1e-4)
+    with pytest.raises(ConfigError, match="test_time_scales needs input_shape='keep_aspect'"):
+        CarSegModel.from_pretrained(model_folder, test_time_scales=(1.0, 2.0))  # a stretch model
 
 
 # ------------------------------------------------------------------------------- loading errors

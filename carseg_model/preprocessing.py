@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TypeVar
 
 import cv2
@@ -41,13 +42,14 @@ def preprocess(image: np.ndarray, config: CarSegConfig) -> np.ndarray:
     return network_input(Photo.from_pixels(image), config)
 
 
-def network_input(photo: Photo, config: CarSegConfig) -> np.ndarray:
-    """A `Photo` -> float32 ``(H, W, 3)`` network input of `network_input_size`, decoded no larger than needed.
+def network_input(photo: Photo, config: CarSegConfig, scale: float = 1.0) -> np.ndarray:
+    """A `Photo` -> float32 ``(H, W, 3)`` network input of `network_input_size` (at ``scale``), decoded no
+    larger than needed.
 
     With ``refine_edges`` the photo is decoded once at the edge refinement's working size (the
     photo keeps that decode), so the refinement does not decode it again.
     """
-    size = network_input_size(photo.size, config)
+    size = network_input_size(photo.size, config, scale)
     working = working_size(photo.size) if config.refine_edges else size
     decode = (max(size[0], working[0]), max(size[1], working[1]))
     return scale_pixels(resize_image(photo.reduced(decode), size, config.resize_method).astype(np.float32), config)
@@ -59,3 +61,16 @@ def upsample_alpha(probabilities: np.ndarray, size: tuple[int, int]) -> np.ndarr
     height, width = size
     levels = np.clip(probabilities * 255.0 + 0.5, 0, 255).astype(np.uint8)
     return cv2.resize(levels, (width, height), interpolation=cv2.INTER_LINEAR)
+
+
+def average_probabilities(maps: Sequence[np.ndarray]) -> np.ndarray:
+    """One photo's probability maps from several network input sizes, averaged at the largest map's size
+    (the others resized bilinearly)."""
+    height, width = max((probabilities.shape for probabilities in maps), key=lambda shape: shape[0] * shape[1])
+    same_size = [
+        cv2.resize(probabilities, (width, height), interpolation=cv2.INTER_LINEAR)
+        if probabilities.shape != (height, width)
+        else probabilities
+        for probabilities in maps
+    ]
+    return np.mean(same_size, axis=0, dtype=np.float32)

@@ -78,6 +78,23 @@ def test_compare_teachers_reports_every_row_for_the_model_and_the_peers(tiny_run
     assert "car-free, all held out: marked share, worst" in labels
 
 
+def test_compare_teachers_scores_the_model_at_test_time_scales_in_its_own_column(tiny_run, tiny_model_folder, capsys):
+    from carseg_model import CarSegConfig, CarSegModel
+
+    aspect = tiny_run.parent / "aspect_model"
+    CarSegModel(CarSegConfig(input_size=(64, 64), input_shape="keep_aspect", encoder_weights=None)).save_pretrained(
+        aspect
+    )
+    bench = load_bench()
+    common = ["--run", str(tiny_run), "--teachers", str(tiny_run / "no_teachers"), "--test-time-scales", "1,1.5"]
+    bench.main([*common, "--model", str(aspect)])
+    table = [line for line in capsys.readouterr().out.splitlines() if line.startswith("|")]
+    assert table[0].split("|")[3:5] == [" carseg (this model) ", " carseg + test-time scales 1, 1.5 "]
+    assert all(line.count("|") == 5 for line in table)  # label, photos, the two carseg columns
+    with pytest.raises(SystemExit, match="test_time_scales needs input_shape='keep_aspect'"):
+        bench.main([*common, "--model", str(tiny_model_folder)])  # a stretch model
+
+
 def test_the_table_bolds_the_best_value_of_each_row() -> None:
     bench = load_bench()
     rows = [
