@@ -293,7 +293,7 @@ def main() -> None:
                 for endpoint, (trip, network) in round_trips(url, variants, args.repeats).items():
                     rows.append(
                         f"| {label}: {endpoint} round trip / network | {trip:.2f} s / {network:.2f} s = "
-                        f"**{trip / network:.1f}x** | ≤ {limit}x |"
+                        f"**{trip / network:.2f}x** | ≤ {limit}x |"
                     )
             before, after = sessions_rss(url, process.pid, small, args.sessions)
             rows.append(

@@ -43,6 +43,8 @@ VOC_PEER = REPO.parent / "shared" / "teachers" / VOC_FILE
 GROUND_TRUTH_CAR = {"roboflow_car_seg": 8, "camvid_cars": 8}
 """Datasets in ../shared/data whose ``masks/<name>.png`` mark cars with this value."""
 EXPORTS = [("tflite", None), ("tflite", "fp16"), ("tflite", "int8"), ("onnx", None)]
+QUICK_EXPORTS = [("tflite", "int8"), ("onnx", None)]
+"""What ``--quick`` exports: the two that the cold-start table runs (float TFLite exports: carseg_model/export_test.py)."""
 
 
 @dataclass
@@ -155,9 +157,14 @@ def spread(values: np.ndarray, scale: float = 1000.0) -> str:
 
 
 def build_variants(
-    model: CarSegModel, work: Path, inputs: np.ndarray, threads: int | None, label: str = ""
+    model: CarSegModel,
+    work: Path,
+    inputs: np.ndarray,
+    threads: int | None,
+    exports: list[tuple[str, str | None]],
+    label: str = "",
 ) -> list[Variant]:
-    """Save the model into ``work``, export every format there and wrap each way to run it.
+    """Save the model into ``work``, make each of ``exports`` there and wrap each way to run it.
 
     The seed's path and the VOC peer are added for the main model (empty ``label``) only.
     """
@@ -165,7 +172,7 @@ def build_variants(
     weights_size = (work / "model.weights.h5").stat().st_size
     variants = [] if label else [seed_variant(model, inputs, weights_size)]
     variants.append(carseg_variant(f"{label}carseg Keras (tf.function)", model, inputs, weights_size))
-    for format, quantize in EXPORTS:
+    for format, quantize in exports:
         path = model.export(work, format, quantize)
         exported = CarSegModel.from_pretrained(path, num_threads=threads)
         variants.append(carseg_variant(f"{label}{format} {quantize or 'fp32'}", exported, inputs, path.stat().st_size))
@@ -187,7 +194,9 @@ def main() -> None:
         help="another model (e.g. the separable-decoder one) whose Keras and exported variants "
         "get rows too, each measured against its own float masks; repeatable",
     )
-    parser.add_argument("--quick", action="store_true", help="few repeats and 2 photos (what the tests run)")
+    parser.add_argument(
+        "--quick", action="store_true", help="few repeats, 2 photos, int8 TFLite and ONNX only (what the tests run)"
+    )
     parser.add_argument("--threads", type=int, default=None, help="num_threads for every runtime (default: theirs)")
     parser.add_argument("--photos", type=int, default=40, help="photos with car masks sampled from ../shared/data")
     parser.add_argument("--batch", type=int, default=16, help="batch size of the throughput table")
@@ -211,7 +220,8 @@ def main() -> None:
             inputs = inputs[np.arange(args.batch) % len(inputs)]
             reference = {p: r.mask for p, r in zip(photos, model.predict_batch(photos))}
             label = f"{Path(name).name}: " if index else ""
-            added = build_variants(model, Path(work) / str(index), inputs, args.threads, label)
+            exports = QUICK_EXPORTS if args.quick else EXPORTS
+            added = build_variants(model, Path(work) / str(index), inputs, args.threads, exports, label)
             references.update({variant.name: reference for variant in added})
             variants += added
         single = timings(variants, lambda v: v.segment(PHOTO), repeats)
