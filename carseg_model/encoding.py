@@ -1,5 +1,4 @@
-"""Encode and write images fast: PNG through ISA-L's deflate (`carseg_model.png`), JPEG through libjpeg-turbo
-(simplejpeg: from RGB as it is, 4:2:0 chroma like OpenCV's default)."""
+"""Encode and write images fast: PNG through ISA-L's deflate (`carseg_model.png`), JPEG through libjpeg-turbo."""
 
 from __future__ import annotations
 
@@ -8,7 +7,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import simplejpeg
 
 from carseg_model.defaults import JPEG_QUALITY
 from carseg_model.files import atomic_write
@@ -17,7 +15,10 @@ from carseg_model.png import encode_png
 IMAGE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WebP"}
 """The formats carseg writes, by file suffix."""
 
-_WEBP_SETTINGS = [cv2.IMWRITE_WEBP_QUALITY, JPEG_QUALITY]
+_ENCODER_SETTINGS = {  # OpenCV's writers for the lossy formats (PNG: `encode_png`)
+    "JPEG": (".jpg", [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY]),
+    "WebP": (".webp", [cv2.IMWRITE_WEBP_QUALITY, JPEG_QUALITY]),
+}
 
 
 def encode_image(image: np.ndarray, suffix: str = ".png") -> bytes:
@@ -33,23 +34,17 @@ def encode_image(image: np.ndarray, suffix: str = ".png") -> bytes:
         raise ValueError(f"images are encoded from uint8 (or bool masks); got {image.dtype}")
     if kind == "PNG":
         return encode_png(image)
-    if kind == "JPEG":
-        return _encode_jpeg(image)
-    if image.ndim == 3:
-        image = cv2.cvtColor(image, cv2.COLOR_RGBA2BGRA if image.shape[2] == 4 else cv2.COLOR_RGB2BGR)
-    ok, encoded = cv2.imencode(".webp", image, _WEBP_SETTINGS)
-    if not ok:
-        raise ValueError(f"OpenCV could not encode a {image.shape} {image.dtype} image as WebP")
-    return encoded.tobytes()
-
-
-def _encode_jpeg(image: np.ndarray) -> bytes:
+    extension, parameters = _ENCODER_SETTINGS[kind]
     if image.ndim == 3 and image.shape[2] == 4:
-        raise ValueError("JPEG has no transparency: write an RGBA image as .png or .webp")
-    image = np.ascontiguousarray(image)
-    if image.ndim == 2 or image.shape[2] == 1:
-        return simplejpeg.encode_jpeg(image.reshape(*image.shape[:2], 1), JPEG_QUALITY, "GRAY", "Gray")
-    return simplejpeg.encode_jpeg(image, JPEG_QUALITY, "RGB", "420")
+        if kind == "JPEG":
+            raise ValueError("JPEG has no transparency: write an RGBA image as .png or .webp")
+        image = cv2.cvtColor(image, cv2.COLOR_RGBA2BGRA)
+    elif image.ndim == 3:
+        image = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
+    ok, encoded = cv2.imencode(extension, image, parameters)
+    if not ok:
+        raise ValueError(f"OpenCV could not encode a {image.shape} {image.dtype} image as {kind}")
+    return encoded.tobytes()
 
 
 def write_image(image: np.ndarray, path: str | os.PathLike) -> Path:
