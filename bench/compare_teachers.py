@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from carseg_model import CarSegModel
+from carseg_model.cli.options import scales
 from carseg_model.datasets import DatasetError, Sample, find_split
 from carseg_model.evaluation import (
     MARKED_LIMIT,
@@ -78,18 +79,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--test-time-scales",
-        type=_scales,
+        type=scales,
         metavar="S,S,...",
         help="also score the model run at these input scales, averaged (e.g. 1,1.25: config.test_time_scales)",
     )
     return parser.parse_args(argv)
-
-
-def _scales(text: str) -> tuple[float, ...]:
-    try:
-        return tuple(float(value) for value in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected numbers separated by commas, e.g. 1,1.25; got {text!r}") from None
 
 
 def held_out_negatives(

@@ -107,7 +107,7 @@ class CarSegModel(
         results: list[SegmentationResult | PhotoError] = []
         for chunk in batched(images, batch_size):
             photos = [self._open_photo(source, errors) for source in chunk]
-            probabilities = self._probabilities_by_shape([p for p in photos if not isinstance(p, PhotoError)])
+            probabilities = self._network_probabilities([p for p in photos if not isinstance(p, PhotoError)])
             for photo in photos:
                 if isinstance(photo, PhotoError):
                     results.append(photo)
@@ -115,7 +115,7 @@ class CarSegModel(
                     results.append(SegmentationResult(photo, next(probabilities), threshold, self.config.refine_edges))
         return results
 
-    def _probabilities_by_shape(self, photos: list[Photo]) -> Iterator[np.ndarray]:
+    def _network_probabilities(self, photos: list[Photo]) -> Iterator[np.ndarray]:
         """Network probabilities of each photo, in order (with `test_time_scales`, averaged over the scales)."""
         runs = [self._probabilities_at_scale(photos, scale) for scale in self.config.test_time_scales]
         return iter(runs[0] if len(runs) == 1 else [average_probabilities(maps) for maps in zip(*runs)])

@@ -240,6 +240,18 @@ def test_output_inside_the_input_folder_is_refused_unless_allowed(photos, tiny_m
     assert code == 2 and "would overwrite an input photo" in stderr
 
 
+def test_predict_with_test_time_scales_writes_the_mask_of_the_averaged_runs(tmp_path, capsys):
+    from carseg_model.model import bundled_model_backend
+
+    photo = REPO_ROOT / "space" / "examples" / "node-opencv_car1.jpg"
+    code, _, stderr = run(capsys, "predict", photo, "--out", tmp_path, "--test-time-scales", "1,1.25")
+    assert code == 0, stderr
+    model = CarSegModel.from_pretrained(backend=bundled_model_backend(), test_time_scales=(1.0, 1.25))
+    expected = model.predict(photo)
+    assert expected.network_probabilities.shape == (352, 544)  # the 1.25 run's (1.56x the pixels of 288x416)
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "node-opencv_car1_mask.png")), expected.mask_image())
+
+
 @pytest.mark.parametrize(
     "argv, message",
     [
@@ -247,6 +259,7 @@ def test_output_inside_the_input_folder_is_refused_unless_allowed(photos, tiny_m
         (["predict", "nowhere/", "--out", "o"], "no such file or folder"),
         (["predict", "PHOTOS", "--out", "o", "--threshold", "1.5"], "from 0 to 1"),
         (["predict", "PHOTOS", "--out", "o", "--save", "mask,depth"], "mask,cutout,overlay"),
+        (["predict", "PHOTOS", "--out", "o", "--test-time-scales", "1,0"], "positive numbers separated by commas"),
         (["predict", "PHOTOS", "--out", "o", "--model", "./no/such/model"], "cannot load the model"),
         (["video", "missing.mp4", "--out", "x.mp4"], "no such video file"),
         (["evaluate", "--data", "a", "--data", "b", "--car-values", "8"], "one --car-values per --data"),

@@ -27,7 +27,7 @@ def load_model(name: str | None, **options: Any) -> CarSegModel:
 
 def load_runtime_model(args: argparse.Namespace) -> CarSegModel:
     """The model of a command that runs it, with its ``--model`` options (`add_model_options`) and
-    ``--threshold`` / ``--no-refine-edges``."""
+    ``--threshold`` / ``--no-refine-edges`` / ``--test-time-scales``."""
     return load_model(
         args.model,
         backend=runtime_backend(args),
@@ -36,6 +36,7 @@ def load_runtime_model(args: argparse.Namespace) -> CarSegModel:
         max_pixels=args.max_pixels,
         threshold=args.threshold,
         refine_edges=args.refine_edges,
+        test_time_scales=args.test_time_scales,
     )
 
 

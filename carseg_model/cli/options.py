@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,17 @@ def probability(text: str) -> float:
     if not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, got {text!r}")
     return value
+
+
+def scales(text: str) -> tuple[float, ...]:
+    """argparse type: positive numbers separated by commas, ``1,1.25`` (`CarSegConfig.test_time_scales`)."""
+    try:
+        values = tuple(float(value) for value in text.split(","))
+    except ValueError:
+        values = ()
+    if not values or not all(math.isfinite(value) and value > 0 for value in values):
+        raise argparse.ArgumentTypeError(f"expected positive numbers separated by commas (e.g. 1,1.25), got {text!r}")
+    return values
 
 
 def color(text: str) -> tuple[int, int, int]:
@@ -138,7 +150,7 @@ def add_model_options(parser: argparse.ArgumentParser, runtime: bool = True) -> 
 
 
 def add_inference_options(parser: argparse.ArgumentParser) -> None:
-    """``--batch-size``, ``--threshold`` and ``--no-refine-edges``."""
+    """``--batch-size``, ``--threshold``, ``--no-refine-edges`` and ``--test-time-scales``."""
     group = parser.add_argument_group("inference")
     group.add_argument(
         "--batch-size", type=positive_int, default=BATCH_SIZE, metavar="N", help="photos / frames per network call"
@@ -155,6 +167,13 @@ def add_inference_options(parser: argparse.ArgumentParser) -> None:
         action="store_false",
         default=None,
         help="upsample the network's output as it is instead of fitting the edges to the photo (faster, blurrier)",
+    )
+    group.add_argument(
+        "--test-time-scales",
+        type=scales,
+        metavar="S,S",
+        help="also run the network at these multiples of its input's sides and average the runs, e.g. 1,1.25: "
+        "small and far cars are found better, each scale costs its pixels (aspect-true models)",
     )
 
 

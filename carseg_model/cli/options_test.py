@@ -2,7 +2,7 @@ import argparse
 
 import pytest
 
-from carseg_model.cli.options import color, output_kinds, positive_int, probability
+from carseg_model.cli.options import color, output_kinds, positive_int, probability, scales
 
 
 @pytest.mark.parametrize(
@@ -15,6 +15,8 @@ from carseg_model.cli.options import color, output_kinds, positive_int, probabil
         (color, "#00c853", (0, 200, 83)),
         (color, "red", (255, 0, 0)),
         (output_kinds, "mask, overlay,mask", ("mask", "overlay")),
+        (scales, "1,1.25", (1.0, 1.25)),
+        (scales, "1.5", (1.5,)),
     ],
 )
 def test_argument_types_read_what_they_document(parse, text, value):
@@ -32,6 +34,9 @@ def test_argument_types_read_what_they_document(parse, text, value):
         (color, "300,0,0", "not a colour"),
         (output_kinds, "mask,depth", "mask,cutout,overlay"),
         (output_kinds, ",", "mask,cutout,overlay"),
+        (scales, "1,0", "positive numbers separated by commas"),
+        (scales, "1;1.25", "positive numbers separated by commas"),
+        (scales, "nan", "positive numbers separated by commas"),
     ],
 )
 def test_argument_types_refuse_with_what_is_accepted(parse, text, message):
