@@ -118,7 +118,7 @@ class CarSegModel(
     def _network_probabilities(self, photos: list[Photo]) -> Iterator[np.ndarray]:
         """Network probabilities of each photo, in order (with `test_time_scales`, averaged over the scales)."""
         runs = [self._probabilities_at_scale(photos, scale) for scale in self.config.test_time_scales]
-        return iter(runs[0] if len(runs) == 1 else [average_probabilities(maps) for maps in zip(*runs)])
+        return (average_probabilities(maps) for maps in zip(*runs))
 
     def _probabilities_at_scale(self, photos: list[Photo], scale: float) -> list[np.ndarray]:
         """Network probabilities of each photo at one input scale; photos of one input shape share a run."""

@@ -64,8 +64,10 @@ def upsample_alpha(probabilities: np.ndarray, size: tuple[int, int]) -> np.ndarr
 
 
 def average_probabilities(maps: Sequence[np.ndarray]) -> np.ndarray:
-    """One photo's probability maps from several network input sizes, averaged at the largest map's size
-    (the others resized bilinearly)."""
+    """One photo's probability maps from several network input sizes (`CarSegConfig.test_time_scales`),
+    averaged at the largest map's size (the others resized bilinearly); one map is returned as it is."""
+    if len(maps) == 1:
+        return maps[0]
     height, width = max((probabilities.shape for probabilities in maps), key=lambda shape: shape[0] * shape[1])
     same_size = [
         cv2.resize(probabilities, (width, height), interpolation=cv2.INTER_LINEAR)

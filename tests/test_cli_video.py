@@ -87,6 +87,30 @@ def test_video_runs_exported_models(backend, quantize, variants, tmp_path, capsy
     assert f"{FRAMES} frames in" in stdout and video_facts(overlay).frames == FRAMES
 
 
+def test_video_test_time_scales_run_each_frame_at_every_scale(tmp_path, monkeypatch, capsys):
+    from carseg_model import CarSegConfig, CarSegModel
+
+    folder = tmp_path / "aspect_model"
+    CarSegModel(CarSegConfig(input_size=(64, 64), input_shape="keep_aspect", encoder_weights=None)).save_pretrained(
+        folder
+    )
+    shapes = []
+    predict_probabilities = CarSegModel.predict_probabilities
+
+    def recorded(self, batch):
+        shapes.append(batch.shape)
+        return predict_probabilities(self, batch)
+
+    monkeypatch.setattr(CarSegModel, "predict_probabilities", recorded)
+    clip, overlay = write_video(tmp_path / "drive.mp4"), tmp_path / "drive_overlay.mp4"
+    argv = ["video", clip, "--out", overlay, "--batch-size", 5, "--test-time-scales", "1,2", "--model", folder]
+    code, stdout, stderr = run(capsys, *argv)
+    assert code == 0, stderr
+    assert f"{FRAMES} frames in" in stdout and video_facts(overlay).frames == FRAMES
+    assert [shape[1:3] for shape in shapes[:2]] == [(64, 64), (96, 160)]  # 96x64 frames at 1x and 2x the sides
+    assert sum(shape[0] for shape in shapes) == 2 * FRAMES  # every frame, at both scales
+
+
 def test_video_smoothing_lowers_the_flicker_of_a_noisy_mask(tiny_model_folder, tmp_path, capsys):
     clip = write_video(tmp_path / "noise.mp4", noise=True)
     flicker = {}

@@ -151,7 +151,8 @@ def write_videos(
 
     from carseg_model.background import consume_in_background, prefetch
     from carseg_model.chunks import batched
-    from carseg_model.preprocessing import preprocess
+    from carseg_model.image_io import Photo
+    from carseg_model.preprocessing import average_probabilities, network_input
     from carseg_model.video_frames import FlickerMeter, OverlayPainter, ProbabilitySmoother, frame_mask
 
     config, depth = model.config, 2 * args.batch_size  # frames waiting before and after the network
@@ -170,13 +171,20 @@ def write_videos(
                 writer.write(mask if kind == "mask" else paint(frame, mask))
             bar.update(1)
 
+        def with_inputs(frame: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+            photo = Photo.from_pixels(frame)
+            return frame, [network_input(photo, config, scale) for scale in config.test_time_scales]
+
         encode = stack.enter_context(consume_in_background(draw_and_encode, depth))
-        frames = stack.enter_context(closing(prefetch(((f, preprocess(f, config)) for f in video.frames), depth)))
+        frames = stack.enter_context(closing(prefetch((with_inputs(f) for f in video.frames), depth)))
         count = 0
         for chunk in batched(frames, args.batch_size):
-            batch = np.stack([network_input for _, network_input in chunk])
-            for (frame, _), probabilities in zip(chunk, model.predict_probabilities(batch)):
-                smoothed = smoother(probabilities)
+            runs = [
+                model.predict_probabilities(np.stack([inputs[index] for _, inputs in chunk]))
+                for index in range(len(config.test_time_scales))
+            ]
+            for (frame, _), maps in zip(chunk, zip(*runs)):
+                smoothed = smoother(average_probabilities(maps))
                 flicker.add(smoothed > config.threshold)
                 encode((frame, smoothed))
                 count += 1
