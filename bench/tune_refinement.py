@@ -100,13 +100,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     print("| radius | epsilon | " + " | ".join(f"{d} bF | {d} Dice" for d in datasets) + " |")
     print("|---|---|" + "---|---|" * len(datasets))
     for setting in settings:
-        cells = []
-        for dataset in datasets:
-            values = scores[setting][dataset]
-            cells.append(f"{statistics.mean(v[0] for v in values):.4f}")
-            cells.append(f"{statistics.mean(v[1] for v in values):.4f}")
         label = "not refined | –" if setting is None else f"{setting[0]:g} | {setting[1]:g}"
-        print(f"| {label} | " + " | ".join(cells) + " |")
+        print(f"| {label} | " + " | ".join(mean_cells(scores[setting], datasets)) + " |")
     print(
         f"\nThe default refinement cut at each threshold (the model's: {model.config.threshold:g}); "
         f"{len(car_free)} training car-free photos\n"
@@ -118,14 +113,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     print("|---|" + "---|---|" * len(datasets) + "---|")
     for threshold in thresholds:
-        cells = []
-        for dataset in datasets:
-            values = scores[threshold][dataset]
-            cells.append(f"{statistics.mean(v[0] for v in values):.4f}")
-            cells.append(f"{statistics.mean(v[1] for v in values):.4f}")
         shares = marked[threshold]
         free = f"{statistics.mean(shares):.2%} / {max(shares):.2%}" if shares else "–"
-        print(f"| {threshold:g} | " + " | ".join(cells) + f" | {free} |")
+        print(f"| {threshold:g} | " + " | ".join(mean_cells(scores[threshold], datasets)) + f" | {free} |")
+
+
+def mean_cells(scores: dict[str, list[tuple[float, float]]], datasets: Sequence[str]) -> list[str]:
+    """Table cells: the mean boundary F and Dice of each dataset's photos."""
+    return [f"{statistics.mean(v[which] for v in scores[dataset]):.4f}" for dataset in datasets for which in (0, 1)]
 
 
 def marked_shares(model: CarSegModel, photos: Sequence[Sample], thresholds: Sequence[float]) -> dict[float, list]:
