@@ -175,8 +175,8 @@ def network_input_size(photo_size: tuple[int, int], config: CarSegConfig, scale:
     if config.input_shape == "stretch":
         return config.input_size
     budget = config.input_size[0] * config.input_size[1] * scale**2
-    scale = math.sqrt(budget / (photo_size[0] * photo_size[1]))
-    return tuple(max(32, round(side * scale / 32) * 32) for side in photo_size)  # type: ignore[return-value]
+    resize = math.sqrt(budget / (photo_size[0] * photo_size[1]))
+    return tuple(max(32, round(side * resize / 32) * 32) for side in photo_size)  # type: ignore[return-value]
 
 
 def check_threshold(threshold: object) -> float:
@@ -194,19 +194,20 @@ def _is_positive_int(value: object) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, bool) and value > 0
 
 
+def _is_sequence(value: object) -> bool:
+    """A list, tuple or array; not a string like "288x384"."""
+    return not isinstance(value, (str, bytes, dict)) and hasattr(value, "__len__")
+
+
 def _positive_ints(count: int) -> Callable[[object], bool]:
-    def is_valid(value: object) -> bool:  # a list, tuple or array; not a string like "288x384"
-        if isinstance(value, (str, bytes, dict)) or not hasattr(value, "__len__"):
-            return False
-        return len(value) == count and all(_is_positive_int(v) for v in value)  # type: ignore[union-attr]
+    def is_valid(value: object) -> bool:
+        return _is_sequence(value) and len(value) == count and all(_is_positive_int(v) for v in value)  # type: ignore[arg-type]
 
     return is_valid
 
 
 def _positive_numbers(value: object) -> bool:
-    if isinstance(value, (str, bytes, dict)) or not hasattr(value, "__len__"):
-        return False
-    return len(value) > 0 and all(_is_number(v) and v > 0 for v in value)  # type: ignore[union-attr]
+    return _is_sequence(value) and len(value) > 0 and all(_is_number(v) and v > 0 for v in value)  # type: ignore[arg-type]
 
 
 _FIELD_TYPES: dict[str, tuple[Callable[[object], bool], str]] = {

@@ -128,7 +128,7 @@ class Photo:
         def convert(image: Image.Image) -> np.ndarray:
             if draft_size is not None:
                 height, width = draft_size
-                if image.getexif().get(ExifTags.Base.Orientation, 1) in _TRANSPOSING_ORIENTATIONS:
+                if self._orientation in _TRANSPOSING_ORIENTATIONS:  # read with the header by `open_photo`
                     height, width = width, height
                 image.draft("RGB", (width, height))
             return _pil_to_rgb(image, max_pixels=image.width * image.height, name=self._name)
