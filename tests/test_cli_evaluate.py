@@ -88,3 +88,26 @@ def test_evaluate_negatives_usage_errors(argv, message, tmp_path, capsys):
     folders = {"EMPTY": str(tmp_path / "empty"), "CARS": str(tmp_path / "cars"), "EMPTY_OK": str(tmp_path / "plain")}
     code, _, stderr = run(capsys, *[folders.get(arg, arg) for arg in argv])
     assert code == 2 and message in stderr
+
+
+def test_evaluate_test_time_scales_score_the_averaged_runs(tmp_path, monkeypatch, capsys):
+    from carseg_model import CarSegConfig, CarSegModel
+
+    CarSegModel(CarSegConfig(input_size=(64, 64), input_shape="keep_aspect", encoder_weights=None)).save_pretrained(
+        tmp_path / "aspect_model"
+    )
+    write_dataset(tmp_path / "cars8", (8,))
+    shapes = []
+    predict_probabilities = CarSegModel.predict_probabilities
+
+    def recorded(self, batch):
+        shapes.append(batch.shape[1:3])
+        return predict_probabilities(self, batch)
+
+    monkeypatch.setattr(CarSegModel, "predict_probabilities", recorded)
+    monkeypatch.chdir(tmp_path)
+    argv = ["evaluate", "--data", "cars8", "--car-values", "8", "--test-time-scales", "1,2", "--model", "aspect_model"]
+    code, stdout, stderr = run(capsys, *argv)
+    assert code == 0, stderr
+    assert any(line.startswith("cars8") for line in stdout.splitlines())
+    assert sorted(set(shapes)) == [(64, 64), (96, 160)]  # each 96x64 photo at 1x and 2x the input's sides
